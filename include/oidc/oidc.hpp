@@ -1,0 +1,5 @@
+// asio-oidc umbrella header.
+#pragma once
+
+#include <oidc/detail/config.hpp>
+#include <oidc/error.hpp>
