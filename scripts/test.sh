@@ -71,19 +71,28 @@ clang_asan() {
 }
 
 all_stages=(format gcc clang-asan)
+declare -A stage_fn=([format]=format_check [gcc]=gcc_debug [clang-asan]=clang_asan)
+# More stages live in scripts/stages/*.sh; each file defines a function and calls
+# register_stage NAME FUNCTION. They run in file-name order after the built-in ones.
+register_stage() {
+    all_stages+=("$1")
+    stage_fn[$1]=$2
+}
+for f in scripts/stages/*.sh; do
+    [ -e "$f" ] || continue
+    # shellcheck source=/dev/null
+    source "$f"
+done
+
 selected=("$@")
 [ ${#selected[@]} -eq 0 ] && selected=("${all_stages[@]}")
 t_start=$SECONDS
 for s in "${selected[@]}"; do
-    case $s in
-    format) stage format format_check ;;
-    gcc) stage gcc gcc_debug ;;
-    clang-asan) stage clang-asan clang_asan ;;
-    *)
+    if [ -z "${stage_fn[$s]:-}" ]; then
         echo "unknown stage: $s (stages: ${all_stages[*]})"
         exit 2
-        ;;
-    esac
+    fi
+    stage "$s" "${stage_fn[$s]}"
 done
 
 echo
