@@ -68,7 +68,11 @@ enum class errc {
     timed_out,
     proxy_connect_failed,
     too_many_redirects,
-    http_status_unexpected, ///< a status the operation does not accept (diagnostics hold it)
+    http_status_unexpected,    ///< a status the operation does not accept (diagnostics hold it)
+    tls_host_name_mismatch,    ///< the server certificate does not name the requested host
+    tls_certificate_expired,   ///< the server certificate is expired or not yet valid
+    tls_certificate_untrusted, ///< self-signed, or no chain to a trusted CA
+    tls_certificate_invalid,   ///< any other certificate verification failure
 
     // --- OAuth 2.0 / OpenID Connect responses (RFC 6749 5.2, RFC 8628 3.5, RFC 6750 3.1) ---
     invalid_request = 500,
@@ -155,6 +159,10 @@ inline std::string_view errc_name(errc e) noexcept {
         OIDC_ERRC_NAME(proxy_connect_failed)
         OIDC_ERRC_NAME(too_many_redirects)
         OIDC_ERRC_NAME(http_status_unexpected)
+        OIDC_ERRC_NAME(tls_host_name_mismatch)
+        OIDC_ERRC_NAME(tls_certificate_expired)
+        OIDC_ERRC_NAME(tls_certificate_untrusted)
+        OIDC_ERRC_NAME(tls_certificate_invalid)
         OIDC_ERRC_NAME(invalid_request)
         OIDC_ERRC_NAME(invalid_client)
         OIDC_ERRC_NAME(invalid_grant)
@@ -285,6 +293,14 @@ inline const char* errc_message(errc e) noexcept {
         return "too many redirects";
     case errc::http_status_unexpected:
         return "unexpected HTTP status";
+    case errc::tls_host_name_mismatch:
+        return "TLS certificate does not match the host name";
+    case errc::tls_certificate_expired:
+        return "TLS certificate expired or not yet valid";
+    case errc::tls_certificate_untrusted:
+        return "TLS certificate not trusted (self-signed or unknown issuer)";
+    case errc::tls_certificate_invalid:
+        return "TLS certificate verification failed";
     case errc::invalid_request:
         return "OAuth error: invalid_request";
     case errc::invalid_client:
