@@ -3,3 +3,4 @@
 
 #include <oidc/detail/config.hpp>
 #include <oidc/error.hpp>
+#include <oidc/token.hpp>
