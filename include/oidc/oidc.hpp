@@ -2,5 +2,6 @@
 #pragma once
 
 #include <oidc/detail/config.hpp>
+#include <oidc/discovery.hpp>
 #include <oidc/error.hpp>
 #include <oidc/token.hpp>
