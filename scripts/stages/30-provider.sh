@@ -1,0 +1,6 @@
+# Stage "provider": the smoke test of the test OpenID provider (npm oidc-provider on
+# 127.0.0.1) that the integration tests run against. Sourced by scripts/test.sh.
+provider_smoke() {
+    bash "$root/tests/integration/provider_smoke.sh"
+}
+register_stage provider provider_smoke

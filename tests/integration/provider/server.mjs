@@ -1,0 +1,1123 @@
+// Test OpenID provider for the asio-oidc integration tests.
+//
+// A REAL OpenID provider: panva's oidc-provider (OpenID Certified) does all the protocol work
+// (discovery, JWKS, authorization code + PKCE, refresh with rotation, client credentials,
+// device flow, introspection, revocation, userinfo, RP-initiated logout, client
+// authentication incl. private_key_jwt and tls_client_auth). This file only configures it,
+// adds the grants it leaves to the deployer through provider.registerGrantType (password,
+// token exchange, jwt-bearer: built from the library's own token models), a headless login
+// page, and test hooks under /test/ (stats, failure and delay injection, key rotation, device
+// approval). It listens on 127.0.0.1 only.
+//
+// Endpoints follow Keycloak's layout: issuer https://127.0.0.1:PORT/auth/realms/eat_realm, the
+// others under .../protocol/openid-connect/. See README.md for the environment, the clients and
+// the exact HTTP steps of the headless flows.
+//
+// Usage: node server.mjs --state DIR   (DIR/pki holds the test PKI of scripts/make-certs.sh;
+// the server writes DIR/provider.env and DIR/provider.json once it listens)
+
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import * as jose from 'jose';
+import Provider, { errors } from 'oidc-provider';
+
+// ---------------------------------------------------------------------------------------------
+// Settings (environment)
+
+const { values: args } = parseArgs({
+  options: {
+    state: { type: 'string' },
+  },
+});
+const STATE_DIR = path.resolve(args.state ?? process.env.OIDC_TEST_STATE_DIR ?? '.');
+const PKI_DIR = process.env.OIDC_TEST_PKI_DIR ?? path.join(STATE_DIR, 'pki');
+
+function envInt(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number.parseInt(raw, 10);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  }
+  return value;
+}
+function envBool(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  return !/^(0|false|no|off)$/i.test(raw);
+}
+
+const HOST = '127.0.0.1';
+const PREFIX = '/auth/realms/eat_realm'; // Keycloak-style realm path: part of the issuer
+const AT_TTL = envInt('OIDC_TEST_AT_TTL', 300);
+const RT_TTL = envInt('OIDC_TEST_RT_TTL', 1800);
+const ID_TTL = envInt('OIDC_TEST_ID_TTL', 300);
+const DEVICE_TTL = envInt('OIDC_TEST_DEVICE_TTL', 600);
+const CODE_TTL = envInt('OIDC_TEST_CODE_TTL', 60);
+const RT_ROTATION = envBool('OIDC_TEST_RT_ROTATION', true);
+// When set, access tokens of the code / device / refresh grants are JWTs for the API even when
+// the scope has openid (then they are not usable at userinfo, as oidc-provider enforces).
+const ALWAYS_JWT = envBool('OIDC_TEST_ALWAYS_JWT', false);
+const HTTPS_PORT = envInt('OIDC_TEST_PORT', 0);
+const HTTP_PORT = envInt('OIDC_TEST_HTTP_PORT', 0);
+const PKJWT_JWKS = process.env.OIDC_TEST_PKJWT_JWKS || path.join(STATE_DIR, 'pkjwt.jwks.json');
+const PKJWT_KEY = process.env.OIDC_TEST_PKJWT_KEY || path.join(STATE_DIR, 'pkjwt.key');
+
+// The API (resource server) every JWT access token is for.
+const RESOURCE = 'urn:asio-oidc:eat-api';
+const AUDIENCE = 'eat-api';
+const API_SCOPES = ['api:read', 'api:write'];
+// Audiences a token exchange may ask for.
+const EXCHANGE_AUDIENCES = new Set([AUDIENCE, 'eat-backend']);
+
+const GRANT_PASSWORD = 'password';
+const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const GRANT_JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const GRANT_DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
+const TT_ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
+const TT_JWT = 'urn:ietf:params:oauth:token-type:jwt';
+
+// Keycloak-style endpoint paths (relative to the issuer).
+const ROUTES = {
+  authorization: '/protocol/openid-connect/auth',
+  token: '/protocol/openid-connect/token',
+  userinfo: '/protocol/openid-connect/userinfo',
+  jwks: '/protocol/openid-connect/certs',
+  introspection: '/protocol/openid-connect/token/introspect',
+  revocation: '/protocol/openid-connect/revoke',
+  end_session: '/protocol/openid-connect/logout',
+  device_authorization: '/protocol/openid-connect/auth/device',
+  code_verification: '/device',
+  pushed_authorization_request: '/protocol/openid-connect/ext/par/request',
+};
+const DISCOVERY_PATH = '/.well-known/openid-configuration';
+const INTERACTION_PATH = '/login-actions';
+
+// ---------------------------------------------------------------------------------------------
+// Users and clients
+
+const USERS = [
+  {
+    sub: '6f1c2a8e-5d4b-4c1a-9f3e-2b7d8c9e0a11',
+    username: 'alice',
+    password: 'alice-Pa55word',
+    email: 'alice@example.test',
+    email_verified: true,
+    name: 'Alice Liddell',
+    given_name: 'Alice',
+    family_name: 'Liddell',
+  },
+  {
+    // A password that needs form-encoding (RFC 6749 appendix B).
+    sub: '0c9d7e3b-8a2f-4e6d-b1c5-3a4f5e6d7c82',
+    username: 'bob',
+    password: 'b0b+pa55 w/rd=%&',
+    email: 'bob@example.test',
+    email_verified: false,
+    name: 'Bob Builder',
+    given_name: 'Bob',
+    family_name: 'Builder',
+  },
+];
+const userByName = new Map(USERS.map((u) => [u.username, u]));
+const userBySub = new Map(USERS.map((u) => [u.sub, u]));
+
+function constantTimeEqual(a, b) {
+  const x = crypto.createHash('sha256').update(String(a)).digest();
+  const y = crypto.createHash('sha256').update(String(b)).digest();
+  return crypto.timingSafeEqual(x, y);
+}
+
+function checkPassword(username, password) {
+  const user = userByName.get(username);
+  if (!user || !constantTimeEqual(user.password, password)) return undefined;
+  return user;
+}
+
+async function findAccount(ctx, sub) {
+  const user = userBySub.get(sub);
+  if (!user) return undefined;
+  return {
+    accountId: user.sub,
+    async claims() {
+      return {
+        sub: user.sub,
+        preferred_username: user.username,
+        email: user.email,
+        email_verified: user.email_verified,
+        name: user.name,
+        given_name: user.given_name,
+        family_name: user.family_name,
+      };
+    },
+  };
+}
+
+const CLIENTS = {
+  public: { id: 'ea-api-edge' },
+  // client_secret_basic: the secret has characters that must be form-encoded (RFC 6749 2.3.1).
+  basic: { id: 'eat-service-basic', secret: 'a+b/c=d %:x&y' },
+  post: { id: 'eat-service-post', secret: 'post-Secret-0123456789' },
+  pkjwt: { id: 'eat-service-pkjwt' },
+  mtls: { id: 'eat-service-mtls', subject: 'CN=client' },
+  web: {
+    id: 'eat-web',
+    secret: 'web-Secret-9876543210',
+    redirect: 'http://127.0.0.1/callback',
+    postLogout: 'http://127.0.0.1/logged-out',
+  },
+  device: { id: 'eat-device' },
+};
+
+const SERVICE_GRANTS = [
+  'client_credentials', GRANT_PASSWORD, 'refresh_token', GRANT_TOKEN_EXCHANGE, GRANT_JWT_BEARER,
+];
+
+function readPkjwtJwks() {
+  try {
+    const jwks = JSON.parse(fs.readFileSync(PKJWT_JWKS, 'utf8'));
+    // Only public members go to the provider.
+    return {
+      keys: jwks.keys.map((k) => Object.fromEntries(Object.entries(k)
+        .filter(([name]) => !['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].includes(name)))),
+    };
+  } catch (err) {
+    console.error(`private_key_jwt client disabled: cannot read ${PKJWT_JWKS}: ${err.message}`);
+    return undefined;
+  }
+}
+
+function clientList(pkjwtJwks) {
+  const list = [
+    {
+      client_id: CLIENTS.public.id,
+      token_endpoint_auth_method: 'none',
+      grant_types: [GRANT_PASSWORD, 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      client_id: CLIENTS.basic.id,
+      client_secret: CLIENTS.basic.secret,
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: SERVICE_GRANTS,
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      client_id: CLIENTS.post.id,
+      client_secret: CLIENTS.post.secret,
+      token_endpoint_auth_method: 'client_secret_post',
+      grant_types: SERVICE_GRANTS,
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      client_id: CLIENTS.mtls.id,
+      token_endpoint_auth_method: 'tls_client_auth',
+      tls_client_auth_subject_dn: CLIENTS.mtls.subject,
+      grant_types: SERVICE_GRANTS,
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      // native: RFC 8252 loopback redirects (http://127.0.0.1 with any port) are allowed.
+      client_id: CLIENTS.web.id,
+      client_secret: CLIENTS.web.secret,
+      application_type: 'native',
+      token_endpoint_auth_method: 'client_secret_basic',
+      require_auth_time: true,
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [CLIENTS.web.redirect],
+      post_logout_redirect_uris: [CLIENTS.web.postLogout],
+    },
+    {
+      client_id: CLIENTS.device.id,
+      token_endpoint_auth_method: 'none',
+      grant_types: [GRANT_DEVICE, 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+    },
+  ];
+  if (pkjwtJwks) {
+    list.push({
+      client_id: CLIENTS.pkjwt.id,
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: pkjwtJwks,
+      grant_types: SERVICE_GRANTS,
+      response_types: [],
+      redirect_uris: [],
+    });
+  }
+  return list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage: an in-memory adapter without the size cap of oidc-provider's development adapter
+// (the session and benchmark tests issue thousands of tokens). One store per issuer, so the
+// provider instance can be rebuilt (key rotation, new client keys) without losing state.
+
+const stores = new Map();
+const MAX_ENTRIES = 500_000;
+
+class Store {
+  map = new Map(); // key -> { value, expiresAt }
+
+  get(key) {
+    const entry = this.map.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      this.map.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key, value, ttlSeconds) {
+    if (this.map.size >= MAX_ENTRIES) this.sweep();
+    if (this.map.size >= MAX_ENTRIES) throw new Error('test provider storage is full');
+    const expiresAt = typeof ttlSeconds === 'number' ? Date.now() + ttlSeconds * 1000 : Infinity;
+    this.map.set(key, { value, expiresAt });
+  }
+
+  delete(key) { this.map.delete(key); }
+
+  sweep() {
+    const now = Date.now();
+    for (const [key, entry] of this.map) if (entry.expiresAt <= now) this.map.delete(key);
+  }
+}
+
+function adapterFor(issuer) {
+  if (!stores.has(issuer)) stores.set(issuer, new Store());
+  const store = stores.get(issuer);
+  const grantable = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode',
+    'BackchannelAuthenticationRequest', 'ClientCredentials']);
+
+  return class Adapter {
+    constructor(model) { this.model = model; }
+
+    key(id) { return `${this.model}:${id}`; }
+
+    async upsert(id, payload, expiresIn) {
+      const key = this.key(id);
+      store.set(key, payload, expiresIn);
+      if (grantable.has(this.model) && payload.grantId) {
+        const gkey = `grant:${payload.grantId}`;
+        const members = store.get(gkey) ?? new Set();
+        members.add(key);
+        store.set(gkey, members, Math.max(expiresIn ?? 0, RT_TTL, 3600) + 60);
+      }
+      if (payload.userCode) store.set(`userCode:${payload.userCode}`, id, expiresIn);
+      if (this.model === 'Session' && payload.uid) store.set(`sessionUid:${payload.uid}`, id, expiresIn);
+    }
+
+    async find(id) { return store.get(this.key(id)); }
+
+    async findByUserCode(userCode) {
+      const id = store.get(`userCode:${userCode}`);
+      return id === undefined ? undefined : this.find(id);
+    }
+
+    async findByUid(uid) {
+      const id = store.get(`sessionUid:${uid}`);
+      return id === undefined ? undefined : this.find(id);
+    }
+
+    async consume(id) {
+      const payload = store.get(this.key(id));
+      if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+    }
+
+    async destroy(id) { store.delete(this.key(id)); }
+
+    async revokeByGrantId(grantId) {
+      const gkey = `grant:${grantId}`;
+      for (const key of store.get(gkey) ?? []) store.delete(key);
+      store.delete(gkey);
+    }
+  };
+}
+setInterval(() => { for (const store of stores.values()) store.sweep(); }, 30_000).unref();
+
+// ---------------------------------------------------------------------------------------------
+// Signing keys
+
+function newSigningKey() {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: 'jwk' });
+  return { ...jwk, kid: `rsa-${crypto.randomBytes(6).toString('hex')}`, use: 'sig', alg: 'RS256' };
+}
+
+const publicJwk = ({ kty, n, e, crv, x, y, kid, use, alg }) => Object.fromEntries(
+  Object.entries({ kty, n, e, crv, x, y, kid, use, alg }).filter(([, v]) => v !== undefined),
+);
+
+// Cookie signing keys: stable for the process, so sessions survive a provider rebuild.
+const COOKIE_KEYS = [crypto.randomBytes(32).toString('base64url')];
+
+// ---------------------------------------------------------------------------------------------
+// Test hook state, one per listener (HTTPS and HTTP instances are independent).
+
+function routeOf(p) {
+  if (p === DISCOVERY_PATH) return 'discovery';
+  for (const [name, route] of Object.entries(ROUTES)) if (p === route) return name;
+  return undefined;
+}
+
+function newStats() {
+  return { token: { total: 0, grant_types: {}, status: {} }, endpoints: {} };
+}
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+// ---------------------------------------------------------------------------------------------
+// The provider: one instance per listener; rebuilt (same issuer and storage) on key rotation.
+
+class Instance {
+  constructor(scheme, port) {
+    this.scheme = scheme;
+    this.origin = `${scheme}://${HOST}:${port}`;
+    this.issuer = `${this.origin}${PREFIX}`;
+    this.keys = [newSigningKey()];
+    this.stats = newStats();
+    this.failures = new Map(); // route -> { status, count, error }
+    this.delays = new Map(); // route -> ms
+    this.pkjwtMtime = 0;
+    this.build();
+  }
+
+  publicJwks() { return { keys: this.keys.map(publicJwk) }; }
+
+  // Rebuild when the private_key_jwt client's JWKS file changed (the tests may write a new one).
+  maybeReloadClients() {
+    let mtime = 0;
+    try { mtime = fs.statSync(PKJWT_JWKS).mtimeMs; } catch { /* absent */ }
+    if (mtime !== this.pkjwtMtime) this.build();
+  }
+
+  build() {
+    try { this.pkjwtMtime = fs.statSync(PKJWT_JWKS).mtimeMs; } catch { this.pkjwtMtime = 0; }
+    const provider = new Provider(this.issuer, configuration(this, readPkjwtJwks()));
+    provider.on('server_error', (ctx, err) => console.error('server_error', err));
+    registerGrants(provider, this);
+    provider.use(testMiddleware(this));
+    provider.use(interactionMiddleware(provider));
+    this.provider = provider;
+    this.callback = provider.callback();
+  }
+
+  // Request entry point for paths under PREFIX: mount oidc-provider at the realm path.
+  handle(req, res) {
+    this.maybeReloadClients();
+    req.originalUrl = req.url;
+    req.url = req.url.slice(PREFIX.length) || '/';
+    this.callback(req, res);
+  }
+}
+
+function configuration(inst, pkjwtJwks) {
+  return {
+    adapter: adapterFor(inst.issuer),
+    clients: clientList(pkjwtJwks),
+    jwks: { keys: inst.keys },
+    findAccount,
+    cookies: { keys: COOKIE_KEYS },
+    routes: ROUTES,
+    scopes: ['openid', 'offline_access', 'profile', 'email', ...API_SCOPES],
+    claims: {
+      acr: null,
+      sid: null,
+      auth_time: null,
+      iss: null,
+      openid: ['sub'],
+      profile: ['name', 'given_name', 'family_name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+    },
+    clientAuthMethods: [
+      'client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'none',
+    ],
+    pkce: { required: () => true }, // S256 is the only method oidc-provider accepts
+    ttl: {
+      AccessToken: AT_TTL,
+      ClientCredentials: AT_TTL,
+      AuthorizationCode: CODE_TTL,
+      IdToken: ID_TTL,
+      RefreshToken: RT_TTL,
+      DeviceCode: DEVICE_TTL,
+      Interaction: 600,
+      Session: 3600,
+      Grant: Math.max(RT_TTL, 3600) * 2,
+    },
+    // Keycloak issues a refresh token to every client allowed the refresh_token grant, without
+    // asking for offline_access.
+    issueRefreshToken: (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Rotation: each use of a refresh token consumes it and issues a new one; a consumed one
+    // is rejected (and its reuse revokes the grant, as oidc-provider does).
+    rotateRefreshToken: () => RT_ROTATION,
+    interactions: {
+      url: (ctx, interaction) => `${PREFIX}${INTERACTION_PATH}/${interaction.uid}`,
+    },
+    features: {
+      devInteractions: { enabled: false }, // our own headless-friendly login below
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource },
+      deviceFlow: { enabled: true },
+      mTLS: {
+        enabled: true,
+        tlsClientAuth: true,
+        getCertificate(ctx) {
+          const cert = ctx.socket?.getPeerX509Certificate?.();
+          return cert ?? undefined;
+        },
+        certificateAuthorized(ctx) { return ctx.socket?.authorized === true; },
+        certificateSubjectMatches(ctx, property, expected) {
+          const cert = ctx.socket?.getPeerX509Certificate?.();
+          if (!cert || property !== 'tls_client_auth_subject_dn') return false;
+          return cert.subject.split('\n').join(',') === expected;
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // Every token is for the API unless a client asks otherwise.
+        defaultResource: () => RESOURCE,
+        useGrantedResource: (ctx, model) => ALWAYS_JWT || /password|jwt-bearer/.test(model.gty ?? ''),
+        getResourceServerInfo(ctx, resource) {
+          if (resource !== RESOURCE) throw new errors.InvalidTarget();
+          return {
+            scope: ['openid', 'profile', 'email', 'offline_access', ...API_SCOPES].join(' '),
+            audience: AUDIENCE,
+            accessTokenTTL: AT_TTL,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+    formats: {
+      customizers: {
+        // Keycloak's access tokens carry azp (the client) and typ "Bearer".
+        jwt(ctx, token, jwt) {
+          jwt.payload.azp = token.clientId;
+          jwt.payload.typ = 'Bearer';
+          if (ctx?.oidcTestActor) jwt.payload.act = ctx.oidcTestActor;
+        },
+      },
+    },
+    // No stack traces or internals in error pages.
+    async renderError(ctx, out) {
+      ctx.type = 'json';
+      ctx.body = out;
+    },
+  };
+}
+
+// The RP-initiated logout confirmation page. Headless clients read the xsrf value from the
+// X-Test-Logout-Xsrf header (or the form) and POST it to .../logout/confirm with logout=yes.
+async function logoutSource(ctx, form) {
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(form)?.[1];
+  if (xsrf) ctx.set('X-Test-Logout-Xsrf', xsrf);
+  ctx.type = 'html';
+  ctx.body = `<!DOCTYPE html><html><head><title>Logout</title></head><body>
+${form}
+<button type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button>
+</body></html>`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Headless login (the interaction routes). GET shows a plain HTML form for a login prompt and
+// grants consent automatically (like a Keycloak client without consent screen).
+
+async function readBody(req, limit = 65536) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > limit) throw new errors.InvalidRequest('request body too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readParams(req, url) {
+  const params = Object.fromEntries(url.searchParams);
+  if (req.method === 'POST') {
+    const body = await readBody(req);
+    const type = req.headers['content-type'] ?? '';
+    if (type.startsWith('application/json') && body) {
+      Object.assign(params, JSON.parse(body));
+    } else {
+      Object.assign(params, Object.fromEntries(new URLSearchParams(body)));
+    }
+  }
+  return params;
+}
+
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function interactionMiddleware(provider) {
+  const pattern = new RegExp(`^${INTERACTION_PATH}/([A-Za-z0-9_-]+)(/login)?$`);
+  return async (ctx, next) => {
+    const match = pattern.exec(ctx.path);
+    if (!match) return next();
+    const [, uid, login] = match;
+    ctx.set('Cache-Control', 'no-store');
+    let details;
+    try {
+      details = await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'interaction session not found or expired' };
+      return undefined;
+    }
+    if (details.uid !== uid) {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'interaction mismatch' };
+      return undefined;
+    }
+    const { prompt, params, session } = details;
+
+    if (login && ctx.method === 'POST') {
+      const form = Object.fromEntries(new URLSearchParams(await readBody(ctx.req)));
+      const user = checkPassword(form.username ?? '', form.password ?? '');
+      if (!user) {
+        ctx.status = 401;
+        ctx.type = 'html';
+        ctx.body = loginPage(uid, params.client_id, 'Invalid username or password.');
+        return undefined;
+      }
+      ctx.respond = false;
+      await provider.interactionFinished(ctx.req, ctx.res, {
+        login: { accountId: user.sub, amr: ['pwd'] },
+      }, { mergeWithLastSubmission: false });
+      return undefined;
+    }
+
+    if (ctx.method !== 'GET') {
+      ctx.status = 405;
+      return undefined;
+    }
+
+    if (prompt.name === 'login') {
+      ctx.type = 'html';
+      ctx.body = loginPage(uid, params.client_id);
+      return undefined;
+    }
+
+    if (prompt.name === 'consent') {
+      const { details: missing } = prompt;
+      let grant;
+      if (details.grantId) {
+        grant = await provider.Grant.find(details.grantId);
+      } else {
+        grant = new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+      }
+      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+        grant.addResourceScope(indicator, scopes.join(' '));
+      }
+      const grantId = await grant.save();
+      ctx.respond = false;
+      await provider.interactionFinished(ctx.req, ctx.res, {
+        consent: details.grantId ? {} : { grantId },
+      }, { mergeWithLastSubmission: true });
+      return undefined;
+    }
+
+    ctx.status = 400;
+    ctx.body = { error: 'invalid_request', error_description: `unsupported prompt ${prompt.name}` };
+    return undefined;
+  };
+}
+
+function loginPage(uid, clientId, message) {
+  return `<!DOCTYPE html><html><head><title>Sign in</title></head><body>
+<h1>Sign in to eat_realm</h1><p>Client: ${escapeHtml(clientId)}</p>
+${message ? `<p class="error">${escapeHtml(message)}</p>` : ''}
+<form id="login" method="post" action="${PREFIX}${INTERACTION_PATH}/${escapeHtml(uid)}/login">
+<input name="username" autocomplete="username"><input name="password" type="password">
+<button type="submit">Sign in</button></form></body></html>`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grants the library leaves to the deployer, built from its own token models.
+
+function scopeSet(raw) {
+  return new Set(String(raw ?? '').split(' ').filter(Boolean));
+}
+
+function resourceServer(provider, audience = AUDIENCE) {
+  return new provider.ResourceServer(RESOURCE, {
+    scope: ['openid', 'profile', 'email', 'offline_access', ...API_SCOPES].join(' '),
+    audience,
+    accessTokenTTL: AT_TTL,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: 'RS256' } },
+  });
+}
+
+// Checks the requested scopes against the provider's scopes and the client's allow-list.
+function requestedScopes(provider, ctx, fallback) {
+  const scopes = scopeSet(ctx.oidc.params.scope ?? fallback);
+  const known = new Set(['openid', 'offline_access', 'profile', 'email', ...API_SCOPES]);
+  const allowed = ctx.oidc.client.scope ? scopeSet(ctx.oidc.client.scope) : known;
+  for (const s of scopes) {
+    if (!known.has(s) || !allowed.has(s)) throw new errors.InvalidScope('requested scope is not allowed', s);
+  }
+  return scopes;
+}
+
+// Issues what Keycloak issues for a user: a JWT access token for the API, a refresh token
+// (when the client may refresh), an ID token when the scope has openid.
+async function issueUserTokens(provider, ctx, user, scopes, gty, { refresh = true } = {}) {
+  const { client } = ctx.oidc;
+  const scope = [...scopes].join(' ');
+  const account = await findAccount(ctx, user.sub);
+  ctx.oidc.entity('Account', account);
+
+  const grant = new provider.Grant({ accountId: user.sub, clientId: client.clientId });
+  const oidcScopes = [...scopes].filter((s) => ['openid', 'offline_access', 'profile', 'email'].includes(s));
+  if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
+  if (scopes.size) grant.addResourceScope(RESOURCE, scope);
+  const grantId = await grant.save();
+  ctx.oidc.entity('Grant', grant);
+
+  const at = new provider.AccessToken({ accountId: user.sub, client, grantId, gty, scope });
+  at.resourceServer = resourceServer(provider);
+  at.scope = scope || undefined;
+  ctx.oidc.entity('AccessToken', at);
+  const accessToken = await at.save();
+
+  const now = Math.floor(Date.now() / 1000);
+  let refreshToken;
+  if (refresh && client.grantTypeAllowed('refresh_token')) {
+    const rt = new provider.RefreshToken({
+      accountId: user.sub, client, grantId, gty, scope, resource: RESOURCE, rotations: 0,
+      authTime: now, amr: ['pwd'],
+    });
+    ctx.oidc.entity('RefreshToken', rt);
+    refreshToken = await rt.save();
+  }
+
+  let idToken;
+  if (scopes.has('openid')) {
+    const claims = await account.claims('id_token', scope, {}, []);
+    const token = new provider.IdToken({ ...claims, auth_time: now, amr: ['pwd'] }, { ctx });
+    token.scope = oidcScopes.join(' ');
+    token.mask = {};
+    token.rejected = [];
+    idToken = await token.issue({ use: 'idtoken' });
+  }
+
+  ctx.body = Object.fromEntries(Object.entries({
+    access_token: accessToken,
+    expires_in: at.expiration,
+    refresh_token: refreshToken,
+    id_token: idToken,
+    token_type: 'Bearer',
+    scope: scope || undefined,
+  }).filter(([, v]) => v !== undefined));
+}
+
+// Verifies a JWT this provider signed (any of its current keys); returns the payload.
+async function verifyOwnJwt(inst, value) {
+  const keyset = jose.createLocalJWKSet(inst.publicJwks());
+  const { payload } = await jose.jwtVerify(value, keyset, { issuer: inst.issuer, algorithms: ['RS256'] });
+  return payload;
+}
+
+function registerGrants(provider, inst) {
+  // Resource Owner Password Credentials (RFC 6749 4.3), as Keycloak's direct access grants.
+  provider.registerGrantType(GRANT_PASSWORD, async (ctx) => {
+    const { username, password } = ctx.oidc.params;
+    if (!username || !password) {
+      throw new errors.InvalidRequest("missing required parameter 'username' or 'password'");
+    }
+    const user = checkPassword(username, password);
+    if (!user) throw new errors.InvalidGrant('invalid user credentials');
+    const scopes = requestedScopes(provider, ctx, 'profile email');
+    await issueUserTokens(provider, ctx, user, scopes, GRANT_PASSWORD);
+  }, ['username', 'password', 'scope']);
+
+  // Token exchange (RFC 8693): a subject access token of this provider (opaque or JWT) for a
+  // JWT access token for the requested audience, with an act claim naming the caller.
+  provider.registerGrantType(GRANT_TOKEN_EXCHANGE, async (ctx) => {
+    const p = ctx.oidc.params;
+    if (!p.subject_token || !p.subject_token_type) {
+      throw new errors.InvalidRequest("missing required parameter 'subject_token' or 'subject_token_type'");
+    }
+    if (p.requested_token_type && p.requested_token_type !== TT_ACCESS && p.requested_token_type !== TT_JWT) {
+      throw new errors.InvalidRequest('unsupported requested_token_type');
+    }
+    let subject;
+    let subjectScope;
+    if (p.subject_token_type === TT_ACCESS || p.subject_token_type === TT_JWT) {
+      if (p.subject_token.split('.').length === 3) {
+        try {
+          const payload = await verifyOwnJwt(inst, p.subject_token);
+          subject = payload.sub;
+          subjectScope = payload.scope;
+        } catch {
+          throw new errors.InvalidGrant('subject_token is invalid or expired');
+        }
+      } else {
+        const token = await provider.AccessToken.find(p.subject_token);
+        if (!token || token.isExpired) throw new errors.InvalidGrant('subject_token is invalid or expired');
+        subject = token.accountId;
+        subjectScope = token.scope;
+      }
+    } else {
+      throw new errors.InvalidRequest('unsupported subject_token_type');
+    }
+    const user = userBySub.get(subject);
+    if (!user) throw new errors.InvalidGrant('subject_token has no user subject');
+    const audience = p.audience ?? AUDIENCE;
+    if (Array.isArray(audience) || !EXCHANGE_AUDIENCES.has(audience)) throw new errors.InvalidTarget('audience not allowed');
+    if (p.resource && p.resource !== RESOURCE) throw new errors.InvalidTarget();
+    // The new token never has more scope than the subject token.
+    const scopes = p.scope ? requestedScopes(provider, ctx) : scopeSet(subjectScope);
+    for (const s of scopes) if (!scopeSet(subjectScope).has(s)) throw new errors.InvalidScope('scope exceeds the subject token', s);
+
+    const { client } = ctx.oidc;
+    const at = new provider.AccessToken({ accountId: user.sub, client, gty: 'token-exchange', scope: [...scopes].join(' ') || undefined });
+    at.resourceServer = resourceServer(provider, audience);
+    ctx.oidcTestActor = { sub: client.clientId };
+    ctx.oidc.entity('AccessToken', at);
+    const value = await at.save();
+    ctx.body = {
+      access_token: value,
+      issued_token_type: TT_ACCESS,
+      token_type: 'Bearer',
+      expires_in: at.expiration,
+      ...(at.scope ? { scope: at.scope } : {}),
+    };
+  }, ['subject_token', 'subject_token_type', 'actor_token', 'actor_token_type',
+    'requested_token_type', 'audience', 'resource', 'scope']);
+
+  // JWT bearer assertion grant (RFC 7523 2.1): the assertion is signed by a key of the
+  // private_key_jwt client's JWKS (the "trusted assertion issuer" of these tests), iss is
+  // the calling client's id, sub a user name or sub, aud the issuer or the token endpoint.
+  provider.registerGrantType(GRANT_JWT_BEARER, async (ctx) => {
+    const { assertion } = ctx.oidc.params;
+    if (!assertion) throw new errors.InvalidRequest("missing required parameter 'assertion'");
+    const jwks = readPkjwtJwks();
+    if (!jwks) throw new errors.InvalidGrant('no trusted assertion keys');
+    let payload;
+    try {
+      ({ payload } = await jose.jwtVerify(assertion, jose.createLocalJWKSet(jwks), {
+        issuer: ctx.oidc.client.clientId,
+        audience: [inst.issuer, `${inst.issuer}${ROUTES.token}`],
+        requiredClaims: ['exp', 'sub'],
+        algorithms: ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'],
+        maxTokenAge: '1h',
+      }));
+    } catch (err) {
+      throw new errors.InvalidGrant(`assertion rejected: ${err.code ?? 'invalid'}`);
+    }
+    const user = userByName.get(payload.sub) ?? userBySub.get(payload.sub);
+    if (!user) throw new errors.InvalidGrant('assertion subject unknown');
+    const scopes = requestedScopes(provider, ctx, 'profile email');
+    await issueUserTokens(provider, ctx, user, scopes, 'jwt-bearer', { refresh: false });
+  }, ['assertion', 'scope']);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test middleware inside oidc-provider: endpoint counters, failure and delay injection, and
+// Keycloak's refresh_expires_in on token responses.
+
+function testMiddleware(inst) {
+  return async (ctx, next) => {
+    const route = routeOf(ctx.path);
+    if (route) inst.stats.endpoints[route] = (inst.stats.endpoints[route] ?? 0) + 1;
+    const delay = inst.delays.get(route) ?? inst.delays.get('all');
+    if (delay) await sleep(delay);
+
+    const failure = inst.failures.get(route);
+    if (failure && failure.count > 0) {
+      failure.count -= 1;
+      if (route === 'token') {
+        let grantType = 'unknown';
+        try { grantType = new URLSearchParams(await readBody(ctx.req)).get('grant_type') ?? 'unknown'; } catch { /* counted as unknown */ }
+        countToken(inst, grantType, failure.status);
+      }
+      ctx.status = failure.status;
+      ctx.set('Cache-Control', 'no-store');
+      if (failure.status === 503) ctx.set('Retry-After', '1');
+      ctx.body = { error: failure.error, error_description: 'failure injected by the test provider' };
+      return;
+    }
+
+    await next();
+
+    if (route === 'token') {
+      countToken(inst, ctx.oidc?.params?.grant_type ?? 'unknown', ctx.status);
+      if (ctx.status === 200 && ctx.body?.refresh_token) {
+        const rt = await ctx.oidc.provider.RefreshToken.find(ctx.body.refresh_token);
+        if (rt?.exp) {
+          ctx.body = { ...ctx.body, refresh_expires_in: Math.max(0, rt.exp - Math.floor(Date.now() / 1000)) };
+        }
+      } else if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+        ctx.body = { ...ctx.body, refresh_expires_in: 0 };
+      }
+    }
+  };
+}
+
+function countToken(inst, grantType, status) {
+  const t = inst.stats.token;
+  t.total += 1;
+  t.grant_types[grantType] = (t.grant_types[grantType] ?? 0) + 1;
+  t.status[status] = (t.status[status] ?? 0) + 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test hooks under /test/ (outside the issuer path).
+
+function sendJson(res, status, body) {
+  const data = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data), 'Cache-Control': 'no-store',
+  });
+  res.end(data);
+}
+
+const HOOK_ROUTES = new Set(['token', 'jwks', 'discovery', 'userinfo', 'introspection', 'revocation',
+  'device_authorization', 'end_session', 'authorization', 'all']);
+
+async function approveDevice(inst, params) {
+  const { provider } = inst;
+  const userCode = String(params.user_code ?? '').toUpperCase().replace(/\W/g, '');
+  if (!userCode) return [400, { error: 'invalid_request', error_description: 'user_code is required' }];
+  const code = await provider.DeviceCode.findByUserCode(userCode);
+  if (!code) return [404, { error: 'not_found', error_description: 'unknown or expired user_code' }];
+  if (code.accountId || code.error) return [409, { error: 'already_used', error_description: 'user_code already handled' }];
+  if (/^(1|true|yes)$/i.test(params.deny ?? '')) {
+    Object.assign(code, { error: 'access_denied', errorDescription: 'End-User denied the request' });
+    await code.save();
+    return [200, { denied: true }];
+  }
+  const user = userByName.get(params.username ?? 'alice');
+  if (!user) return [400, { error: 'invalid_request', error_description: 'unknown username' }];
+  const requested = scopeSet(code.params?.scope);
+  const grant = new provider.Grant({ accountId: user.sub, clientId: code.clientId });
+  const oidcScopes = [...requested].filter((s) => ['openid', 'offline_access', 'profile', 'email'].includes(s));
+  if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
+  if (requested.size) grant.addResourceScope(RESOURCE, [...requested].join(' '));
+  const grantId = await grant.save();
+  Object.assign(code, {
+    accountId: user.sub,
+    authTime: Math.floor(Date.now() / 1000),
+    amr: ['pwd'],
+    grantId,
+    scope: [...requested].join(' '),
+    resource: RESOURCE,
+  });
+  await code.save();
+  return [200, { approved: true, username: user.username }];
+}
+
+async function handleTestHook(inst, req, res, url) {
+  const params = await readParams(req, url);
+  const p = url.pathname;
+  const post = req.method === 'POST';
+  const route = params.route ?? params.endpoint ?? 'token';
+  if (!HOOK_ROUTES.has(route)) return sendJson(res, 400, { error: 'invalid_request', error_description: 'unknown route' });
+
+  if (p === '/test/health') return sendJson(res, 200, { ok: true, issuer: inst.issuer });
+  if (p === '/test/stats' && req.method === 'GET') return sendJson(res, 200, inst.stats);
+  if (p === '/test/stats/reset' && post) {
+    inst.stats = newStats();
+    return sendJson(res, 200, inst.stats);
+  }
+  if (p === '/test/fail' && post) {
+    const status = Number.parseInt(params.status ?? '500', 10);
+    const count = Number.parseInt(params.count ?? '1', 10);
+    if (!(status >= 400 && status <= 599) || !(count >= 0 && count <= 1_000_000)) {
+      return sendJson(res, 400, { error: 'invalid_request', error_description: 'status must be 400..599, count 0..1000000' });
+    }
+    const error = params.error ?? (status === 503 ? 'temporarily_unavailable' : status >= 500 ? 'server_error' : 'invalid_request');
+    inst.failures.set(route, { status, count, error });
+    return sendJson(res, 200, { route, status, count, error });
+  }
+  if (p === '/test/delay' && post) {
+    const ms = Number.parseInt(params.ms ?? '0', 10);
+    if (!(ms >= 0 && ms <= 60_000)) return sendJson(res, 400, { error: 'invalid_request', error_description: 'ms must be 0..60000' });
+    if (ms === 0) inst.delays.delete(route); else inst.delays.set(route, ms);
+    return sendJson(res, 200, { route, ms });
+  }
+  if (p === '/test/reset' && post) {
+    inst.failures.clear();
+    inst.delays.clear();
+    inst.stats = newStats();
+    return sendJson(res, 200, { ok: true });
+  }
+  if (p === '/test/rotate-keys' && post) {
+    // keep=1 (default): the new key signs, the old ones stay in the JWKS for verification.
+    // keep=0: the old keys are dropped (tokens they signed no longer verify).
+    const keep = !/^(0|false|no)$/i.test(params.keep ?? '1');
+    const previous = inst.keys.map((k) => k.kid);
+    const key = newSigningKey();
+    inst.keys = keep ? [key, ...inst.keys] : [key];
+    inst.build();
+    return sendJson(res, 200, { kid: key.kid, kids: inst.keys.map((k) => k.kid), dropped: keep ? [] : previous });
+  }
+  if (p === '/test/device/approve' && post) {
+    const [status, body] = await approveDevice(inst, params);
+    return sendJson(res, status, body);
+  }
+  return sendJson(res, 404, { error: 'not_found' });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listeners
+
+function requestHandler(getInstance) {
+  return (req, res) => {
+    const inst = getInstance();
+    const url = new URL(req.url, inst.origin);
+    if (url.pathname === PREFIX || url.pathname.startsWith(`${PREFIX}/`)) {
+      inst.handle(req, res);
+    } else if (url.pathname.startsWith('/test/')) {
+      handleTestHook(inst, req, res, url).catch((err) => {
+        sendJson(res, err.statusCode ?? 500, { error: err.error ?? 'server_error', error_description: err.error_description ?? err.message });
+      });
+    } else {
+      sendJson(res, 404, { error: 'not_found' });
+    }
+  };
+}
+
+function listen(server, port) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, HOST, () => resolve(server.address().port));
+  });
+}
+
+// Writes the private_key_jwt client's JWKS from its PEM key when the JWKS file is absent.
+function ensurePkjwtJwks() {
+  if (fs.existsSync(PKJWT_JWKS) || !fs.existsSync(PKJWT_KEY)) return undefined;
+  const pub = crypto.createPublicKey(fs.readFileSync(PKJWT_KEY)).export({ format: 'jwk' });
+  const alg = pub.kty === 'EC' ? 'ES256' : 'RS256';
+  const jwk = { ...pub, kid: 'pkjwt-default', use: 'sig', alg };
+  fs.writeFileSync(PKJWT_JWKS, `${JSON.stringify({ keys: [jwk] }, null, 2)}\n`);
+  return jwk.kid;
+}
+
+function writeEnvFiles(httpsInst, httpInst) {
+  let kid;
+  try { kid = JSON.parse(fs.readFileSync(PKJWT_JWKS, 'utf8')).keys[0]?.kid; } catch { /* none */ }
+  const iss = httpsInst.issuer;
+  const env = {
+    OIDC_TEST_ISSUER: iss,
+    OIDC_TEST_PORT: new URL(httpsInst.origin).port,
+    OIDC_TEST_BASE_URL: httpsInst.origin,
+    OIDC_TEST_HTTP_ISSUER: httpInst.issuer,
+    OIDC_TEST_HTTP_PORT: new URL(httpInst.origin).port,
+    OIDC_TEST_HTTP_BASE_URL: httpInst.origin,
+    OIDC_TEST_DISCOVERY_URL: `${iss}${DISCOVERY_PATH}`,
+    OIDC_TEST_TOKEN_ENDPOINT: `${iss}${ROUTES.token}`,
+    OIDC_TEST_JWKS_URI: `${iss}${ROUTES.jwks}`,
+    OIDC_TEST_CA: path.join(PKI_DIR, 'ca.pem'),
+    OIDC_TEST_CLIENT_CERT: path.join(PKI_DIR, 'client.pem'),
+    OIDC_TEST_CLIENT_KEY: path.join(PKI_DIR, 'client.key'),
+    OIDC_TEST_AUDIENCE: AUDIENCE,
+    OIDC_TEST_RESOURCE: RESOURCE,
+    OIDC_TEST_PUBLIC_CLIENT_ID: CLIENTS.public.id,
+    OIDC_TEST_BASIC_CLIENT_ID: CLIENTS.basic.id,
+    OIDC_TEST_BASIC_CLIENT_SECRET: CLIENTS.basic.secret,
+    OIDC_TEST_POST_CLIENT_ID: CLIENTS.post.id,
+    OIDC_TEST_POST_CLIENT_SECRET: CLIENTS.post.secret,
+    OIDC_TEST_PKJWT_CLIENT_ID: CLIENTS.pkjwt.id,
+    OIDC_TEST_PKJWT_JWKS: PKJWT_JWKS,
+    OIDC_TEST_PKJWT_KEY: PKJWT_KEY,
+    OIDC_TEST_PKJWT_KID: kid ?? '',
+    OIDC_TEST_MTLS_CLIENT_ID: CLIENTS.mtls.id,
+    OIDC_TEST_MTLS_SUBJECT_DN: CLIENTS.mtls.subject,
+    OIDC_TEST_WEB_CLIENT_ID: CLIENTS.web.id,
+    OIDC_TEST_WEB_CLIENT_SECRET: CLIENTS.web.secret,
+    OIDC_TEST_WEB_REDIRECT_URI: CLIENTS.web.redirect,
+    OIDC_TEST_WEB_POST_LOGOUT_URI: CLIENTS.web.postLogout,
+    OIDC_TEST_DEVICE_CLIENT_ID: CLIENTS.device.id,
+    OIDC_TEST_USER: USERS[0].username,
+    OIDC_TEST_PASSWORD: USERS[0].password,
+    OIDC_TEST_USER_SUB: USERS[0].sub,
+    OIDC_TEST_USER_EMAIL: USERS[0].email,
+    OIDC_TEST_USER_NAME: USERS[0].name,
+    OIDC_TEST_USER2: USERS[1].username,
+    OIDC_TEST_PASSWORD2: USERS[1].password,
+    OIDC_TEST_USER2_SUB: USERS[1].sub,
+    OIDC_TEST_AT_TTL: AT_TTL,
+    OIDC_TEST_RT_TTL: RT_TTL,
+    OIDC_TEST_ID_TTL: ID_TTL,
+    OIDC_TEST_DEVICE_TTL: DEVICE_TTL,
+    OIDC_TEST_RT_ROTATION: RT_ROTATION ? 1 : 0,
+    OIDC_TEST_PID: process.pid,
+  };
+  // KEY=VALUE lines, the value is everything after the first '=' (not shell-quoted).
+  const text = `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n')}\n`;
+  const write = (name, data) => {
+    const tmp = path.join(STATE_DIR, `.${name}.tmp`);
+    fs.writeFileSync(tmp, data, { mode: 0o600 });
+    fs.renameSync(tmp, path.join(STATE_DIR, name));
+  };
+  write('provider.json', `${JSON.stringify(env, null, 2)}\n`);
+  write('provider.env', text);
+}
+
+async function main() {
+  fs.mkdirSync(STATE_DIR, { recursive: true });
+  ensurePkjwtJwks();
+  const tls = {
+    key: fs.readFileSync(path.join(PKI_DIR, 'server.key')),
+    cert: fs.readFileSync(path.join(PKI_DIR, 'server.pem')),
+    ca: fs.readFileSync(path.join(PKI_DIR, 'ca.pem')),
+    // Ask for a client certificate (tls_client_auth) but let clients without one through;
+    // oidc-provider checks socket.authorized for the mTLS client.
+    requestCert: true,
+    rejectUnauthorized: false,
+  };
+  let httpsInst;
+  let httpInst;
+  const httpsServer = https.createServer(tls, requestHandler(() => httpsInst));
+  const httpServer = http.createServer(requestHandler(() => httpInst));
+  for (const s of [httpsServer, httpServer]) {
+    s.keepAliveTimeout = 30_000;
+    s.headersTimeout = 20_000;
+    s.requestTimeout = 30_000;
+    s.maxConnections = 4096;
+  }
+  const port = await listen(httpsServer, HTTPS_PORT);
+  const httpPort = await listen(httpServer, HTTP_PORT);
+  httpsInst = new Instance('https', port);
+  httpInst = new Instance('http', httpPort);
+  writeEnvFiles(httpsInst, httpInst);
+  console.log(`test provider: issuer ${httpsInst.issuer} and ${httpInst.issuer} (pid ${process.pid})`);
+
+  const stop = () => {
+    httpsServer.close();
+    httpServer.close();
+    httpsServer.closeAllConnections?.();
+    httpServer.closeAllConnections?.();
+    setTimeout(() => process.exit(0), 200).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err) => {
+  console.error(`test provider failed to start: ${err.stack ?? err}`);
+  process.exit(1);
+});
