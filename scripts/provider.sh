@@ -14,7 +14,7 @@
 # shell-quoted: load it with `eval "$(scripts/provider.sh env DIR)"` or a read loop).
 # DIR/provider.json holds the same as a JSON object. The environment variables the provider
 # reads (OIDC_TEST_AT_TTL, OIDC_TEST_RT_TTL, OIDC_TEST_ID_TTL, OIDC_TEST_DEVICE_TTL,
-# OIDC_TEST_RT_ROTATION, OIDC_TEST_ALWAYS_JWT, OIDC_TEST_PORT, OIDC_TEST_HTTP_PORT,
+# OIDC_TEST_RT_ROTATION, OIDC_TEST_ALWAYS_JWT, OIDC_TEST_LISTEN_PORT, OIDC_TEST_LISTEN_HTTP_PORT,
 # OIDC_TEST_PKJWT_JWKS, OIDC_TEST_PKJWT_KEY) are passed through from the caller.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

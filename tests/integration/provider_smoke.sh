@@ -496,6 +496,49 @@ c_tls_client_auth() {
     expect_error 401 invalid_client
 }
 
+c_jwt_introspection() { # oidc-provider refuses JWT access tokens at introspection and revocation
+    password_grant
+    local at
+    at=$(val .access_token)
+    req "$oc/token/introspect" -u "$(basic "$OIDC_TEST_BASIC_CLIENT_ID" "$OIDC_TEST_BASIC_CLIENT_SECRET")" --data-urlencode "token=$at"
+    expect_error 400 unsupported_token_type || return 1
+    req "$oc/revoke" -d client_id="$OIDC_TEST_PUBLIC_CLIENT_ID" --data-urlencode "token=$at"
+    expect_error 400 unsupported_token_type
+}
+
+c_ipv6() {
+    if [ -z "$OIDC_TEST_IPV6_BASE_URL" ]; then
+        echo "  (no IPv6 loopback here: nothing to check)"
+        return 0
+    fi
+    req "$OIDC_TEST_IPV6_BASE_URL/auth/realms/eat_realm/.well-known/openid-configuration"
+    expect_status 200 || return 1
+    [ "$(val .issuer)" = "$iss" ] || fail "issuer over IPv6 $(val .issuer)"
+}
+
+# A second provider with short lifetimes and rotation off (the settings by environment).
+c_settings() {
+    local d2=$dir/p2
+    OIDC_TEST_AT_TTL=2 OIDC_TEST_RT_TTL=60 OIDC_TEST_RT_ROTATION=0 \
+        bash "$root/scripts/provider.sh" start "$d2" >/dev/null || fail "second provider did not start" || return 1
+    local t2 cid rt at
+    local OIDC_TEST_CA=$d2/pki/ca.pem # (dynamic scope: req uses it)
+    t2=$(sed -n 's/^OIDC_TEST_TOKEN_ENDPOINT=//p' "$d2/provider.env")
+    cid=$OIDC_TEST_PUBLIC_CLIENT_ID
+    req "$t2" -d grant_type=password -d client_id="$cid" --data-urlencode "username=$OIDC_TEST_USER" --data-urlencode "password=$OIDC_TEST_PASSWORD"
+    expect_status 200 || return 1
+    is '.expires_in == 2 and .refresh_expires_in > 50 and .refresh_expires_in <= 60' || fail "lifetimes $(body)" || return 1
+    rt=$(val .refresh_token)
+    at=$(val .access_token)
+    jwt_is "$at" 2 '.exp - .iat == 2' || fail "exp - iat" || return 1
+    req "$t2" -d grant_type=refresh_token -d client_id="$cid" --data-urlencode "refresh_token=$rt"
+    expect_status 200 || return 1
+    req "$t2" -d grant_type=refresh_token -d client_id="$cid" --data-urlencode "refresh_token=$rt"
+    expect_status 200 || fail "no rotation: the refresh token is reusable" || return 1
+    [ "$(val .refresh_token)" = "$rt" ] || fail "no rotation: the same refresh token comes back" || return 1
+    bash "$root/scripts/provider.sh" stop "$d2" >/dev/null
+}
+
 c_stop() {
     bash "$root/scripts/provider.sh" stop "$dir" >/dev/null || fail "stop failed" || return 1
     kill -0 "$pid" 2>/dev/null && fail "pid $pid still alive" && return 1
@@ -529,6 +572,9 @@ check "token exchange (RFC 8693)" c_token_exchange
 check "private_key_jwt client" c_private_key_jwt
 check "jwt-bearer grant (RFC 7523)" c_jwt_bearer
 check "tls_client_auth client" c_tls_client_auth
+check "JWT access tokens at introspection/revocation -> unsupported_token_type" c_jwt_introspection
+check "IPv6 loopback listener" c_ipv6
+check "lifetimes and rotation by environment (second provider)" c_settings
 check "stop (process gone)" c_stop
 
 echo "provider smoke: $((($(date +%s%N) - t_start) / 1000000)) ms"

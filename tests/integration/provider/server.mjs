@@ -63,8 +63,9 @@ const RT_ROTATION = envBool('OIDC_TEST_RT_ROTATION', true);
 // When set, access tokens of the code / device / refresh grants are JWTs for the API even when
 // the scope has openid (then they are not usable at userinfo, as oidc-provider enforces).
 const ALWAYS_JWT = envBool('OIDC_TEST_ALWAYS_JWT', false);
-const HTTPS_PORT = envInt('OIDC_TEST_PORT', 0);
-const HTTP_PORT = envInt('OIDC_TEST_HTTP_PORT', 0);
+// Fixed ports (inputs; OIDC_TEST_PORT / OIDC_TEST_HTTP_PORT in provider.env are outputs).
+const HTTPS_PORT = envInt('OIDC_TEST_LISTEN_PORT', 0);
+const HTTP_PORT = envInt('OIDC_TEST_LISTEN_HTTP_PORT', 0);
 const PKJWT_JWKS = process.env.OIDC_TEST_PKJWT_JWKS || path.join(STATE_DIR, 'pkjwt.jwks.json');
 const PKJWT_KEY = process.env.OIDC_TEST_PKJWT_KEY || path.join(STATE_DIR, 'pkjwt.key');
 
@@ -294,7 +295,8 @@ class Store {
   }
 }
 
-function adapterFor(issuer) {
+function adapterFor(inst) {
+  const { issuer } = inst;
   if (!stores.has(issuer)) stores.set(issuer, new Store());
   const store = stores.get(issuer);
   const grantable = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode',
@@ -424,7 +426,7 @@ class Instance {
 
 function configuration(inst, pkjwtJwks) {
   return {
-    adapter: adapterFor(inst.issuer),
+    adapter: adapterFor(inst),
     clients: clientList(pkjwtJwks),
     jwks: { keys: inst.keys },
     findAccount,
@@ -554,7 +556,10 @@ async function readParams(req, url) {
     const body = await readBody(req);
     const type = req.headers['content-type'] ?? '';
     if (type.startsWith('application/json') && body) {
-      Object.assign(params, JSON.parse(body));
+      let json;
+      try { json = JSON.parse(body); } catch { throw new errors.InvalidRequest('body is not valid JSON'); }
+      if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new errors.InvalidRequest('body must be a JSON object');
+      Object.assign(params, Object.fromEntries(Object.entries(json).map(([k, v]) => [k, String(v)])));
     } else {
       Object.assign(params, Object.fromEntries(new URLSearchParams(body)));
     }
@@ -999,11 +1004,26 @@ function requestHandler(getInstance) {
   };
 }
 
-function listen(server, port) {
+function listen(server, port, host = HOST) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, HOST, () => resolve(server.address().port));
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address().port);
+    });
   });
+}
+
+// The same instance on [::1] and the same port, when the machine has IPv6 loopback and the
+// port is free there too (the issuer stays the 127.0.0.1 one).
+async function listenIpv6(handler, tls, port) {
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+  try {
+    await listen(server, port, '::1');
+    return server;
+  } catch {
+    return undefined;
+  }
 }
 
 // Writes the private_key_jwt client's JWKS from its PEM key when the JWKS file is absent.
@@ -1016,7 +1036,7 @@ function ensurePkjwtJwks() {
   return jwk.kid;
 }
 
-function writeEnvFiles(httpsInst, httpInst) {
+function writeEnvFiles(httpsInst, httpInst, ipv6) {
   let kid;
   try { kid = JSON.parse(fs.readFileSync(PKJWT_JWKS, 'utf8')).keys[0]?.kid; } catch { /* none */ }
   const iss = httpsInst.issuer;
@@ -1027,6 +1047,9 @@ function writeEnvFiles(httpsInst, httpInst) {
     OIDC_TEST_HTTP_ISSUER: httpInst.issuer,
     OIDC_TEST_HTTP_PORT: new URL(httpInst.origin).port,
     OIDC_TEST_HTTP_BASE_URL: httpInst.origin,
+    // Same listeners on [::1] (empty when IPv6 loopback is not available).
+    OIDC_TEST_IPV6_BASE_URL: ipv6.https ? `https://[::1]:${new URL(httpsInst.origin).port}` : '',
+    OIDC_TEST_IPV6_HTTP_BASE_URL: ipv6.http ? `http://[::1]:${new URL(httpInst.origin).port}` : '',
     OIDC_TEST_DISCOVERY_URL: `${iss}${DISCOVERY_PATH}`,
     OIDC_TEST_TOKEN_ENDPOINT: `${iss}${ROUTES.token}`,
     OIDC_TEST_JWKS_URI: `${iss}${ROUTES.jwks}`,
@@ -1103,14 +1126,17 @@ async function main() {
   const httpPort = await listen(httpServer, HTTP_PORT);
   httpsInst = new Instance('https', port);
   httpInst = new Instance('http', httpPort);
-  writeEnvFiles(httpsInst, httpInst);
+  const httpsServer6 = await listenIpv6(requestHandler(() => httpsInst), tls, port);
+  const httpServer6 = await listenIpv6(requestHandler(() => httpInst), undefined, httpPort);
+  writeEnvFiles(httpsInst, httpInst, { https: !!httpsServer6, http: !!httpServer6 });
   console.log(`test provider: issuer ${httpsInst.issuer} and ${httpInst.issuer} (pid ${process.pid})`);
 
+  const servers = [httpsServer, httpServer, httpsServer6, httpServer6].filter(Boolean);
   const stop = () => {
-    httpsServer.close();
-    httpServer.close();
-    httpsServer.closeAllConnections?.();
-    httpServer.closeAllConnections?.();
+    for (const server of servers) {
+      server.close();
+      server.closeAllConnections?.();
+    }
     setTimeout(() => process.exit(0), 200).unref();
   };
   process.on('SIGTERM', stop);
