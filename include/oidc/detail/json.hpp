@@ -32,17 +32,19 @@ enum class kind : std::uint8_t { null, boolean, integer, number, string, array, 
 /// numbers are doubles.
 class value {
 public:
-    value() = default;
-    value(std::nullptr_t) {}
-    value(bool b) : v_(b) {}
-    value(std::int64_t i) : v_(i) {}
-    value(int i) : v_(std::int64_t{i}) {}
-    value(double d) : v_(d) {}
-    value(std::string s) : v_(std::move(s)) {}
-    value(std::string_view s) : v_(std::string(s)) {}
-    value(const char* s) : v_(std::string(s)) {}
-    value(array a) : v_(std::move(a)) {}
-    value(object o) : v_(std::move(o)) {}
+    // The constructors are defined after `member` is complete: clang instantiates the variant
+    // (which holds std::vector<member>) in any constructor body it sees inside this class.
+    inline value() noexcept;
+    inline value(std::nullptr_t) noexcept;
+    inline value(bool b) noexcept;
+    inline value(std::int64_t i) noexcept;
+    inline value(int i) noexcept;
+    inline value(double d) noexcept;
+    inline value(std::string s) noexcept;
+    inline value(std::string_view s);
+    inline value(const char* s);
+    inline value(array a) noexcept;
+    inline value(object o) noexcept;
 
     kind type() const noexcept { return static_cast<kind>(v_.index()); }
     bool is_null() const noexcept { return type() == kind::null; }
@@ -80,6 +82,18 @@ struct member {
     value val;
     friend bool operator==(const member&, const member&) = default;
 };
+
+inline value::value() noexcept = default;
+inline value::value(std::nullptr_t) noexcept {}
+inline value::value(bool b) noexcept : v_(b) {}
+inline value::value(std::int64_t i) noexcept : v_(i) {}
+inline value::value(int i) noexcept : v_(std::int64_t{i}) {}
+inline value::value(double d) noexcept : v_(d) {}
+inline value::value(std::string s) noexcept : v_(std::move(s)) {}
+inline value::value(std::string_view s) : v_(std::string(s)) {}
+inline value::value(const char* s) : v_(std::string(s)) {}
+inline value::value(array a) noexcept : v_(std::move(a)) {}
+inline value::value(object o) noexcept : v_(std::move(o)) {}
 
 inline const value* value::find(std::string_view name) const noexcept {
     if (!is_object())
