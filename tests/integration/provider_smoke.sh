@@ -150,7 +150,12 @@ c_http_issuer() {
     expect_status 200 || return 1
     [[ $OIDC_TEST_HTTP_ISSUER == http://127.0.0.1:*/auth/realms/eat_realm ]] || fail "http issuer shape" || return 1
     [ "$(val .issuer)" = "$OIDC_TEST_HTTP_ISSUER" ] || fail "http issuer $(val .issuer)" || return 1
-    [ "$(val .token_endpoint)" = "$OIDC_TEST_HTTP_ISSUER/protocol/openid-connect/token" ] || fail "http token endpoint"
+    [ "$(val .token_endpoint)" = "$OIDC_TEST_HTTP_ISSUER/protocol/openid-connect/token" ] || fail "http token endpoint" || return 1
+    status=$(curl -s --max-time 10 -o "$dir/body" -w '%{http_code}' "$OIDC_TEST_HTTP_ISSUER/protocol/openid-connect/token" \
+        -d grant_type=password -d client_id="$OIDC_TEST_PUBLIC_CLIENT_ID" --data-urlencode "username=$OIDC_TEST_USER" \
+        --data-urlencode "password=$OIDC_TEST_PASSWORD") || status=000
+    expect_status 200 || return 1
+    jwt_is "$(val .access_token)" 2 --arg iss "$OIDC_TEST_HTTP_ISSUER" '.iss == $iss' || fail "http access token iss"
 }
 
 password_grant() { # [user password [scope]]
@@ -181,7 +186,7 @@ c_password() {
         fail "claims $(jwt_part "$at" 2)" || return 1
     h verify "$idt" "$dir/jwks.json" || fail "id token signature" || return 1
     jwt_is "$idt" 2 --arg iss "$iss" --arg sub "$OIDC_TEST_USER_SUB" --arg aud "$OIDC_TEST_PUBLIC_CLIENT_ID" \
-        '.iss == $iss and .sub == $sub and .aud == $aud' || fail "id token claims $(jwt_part "$idt" 2)"
+        '.iss == $iss and .sub == $sub and .aud == $aud and .auth_time > 0 and .email == "alice@example.test"' || fail "id token claims $(jwt_part "$idt" 2)"
 }
 
 c_password_encoded() { # bob's password needs form-encoding; without openid: no id_token
@@ -549,7 +554,7 @@ c_stop() {
 
 check "discovery (issuer, Keycloak endpoints, grants)" c_discovery
 check "jwks (public RSA keys)" c_jwks
-check "plain-HTTP issuer" c_http_issuer
+check "plain-HTTP instance (discovery, password grant)" c_http_issuer
 check "password grant (Keycloak members, JWT claims, signature)" c_password
 check "password grant with a form-encoded password" c_password_encoded
 check "wrong password -> invalid_grant" c_wrong_password

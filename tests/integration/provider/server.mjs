@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 
 import * as jose from 'jose';
 import Provider, { errors } from 'oidc-provider';
@@ -351,8 +351,12 @@ setInterval(() => { for (const store of stores.values()) store.sweep(); }, 30_00
 // ---------------------------------------------------------------------------------------------
 // Signing keys
 
-function newSigningKey() {
-  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+// Asynchronous (libuv thread pool): key generation neither blocks requests nor serialises
+// the start of the two instances.
+const generateKeyPair = promisify(crypto.generateKeyPair);
+
+async function newSigningKey() {
+  const { privateKey } = await generateKeyPair('rsa', { modulusLength: 2048 });
   const jwk = privateKey.export({ format: 'jwk' });
   return { ...jwk, kid: `rsa-${crypto.randomBytes(6).toString('hex')}`, use: 'sig', alg: 'RS256' };
 }
@@ -383,11 +387,11 @@ const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 // The provider: one instance per listener; rebuilt (same issuer and storage) on key rotation.
 
 class Instance {
-  constructor(scheme, port) {
+  constructor(scheme, port, key) {
     this.scheme = scheme;
     this.origin = `${scheme}://${HOST}:${port}`;
     this.issuer = `${this.origin}${PREFIX}`;
-    this.keys = [newSigningKey()];
+    this.keys = [key];
     this.stats = newStats();
     this.failures = new Map(); // route -> { status, count, error }
     this.delays = new Map(); // route -> ms
@@ -719,10 +723,11 @@ async function issueUserTokens(provider, ctx, user, scopes, gty, { refresh = tru
   let idToken;
   if (scopes.has('openid')) {
     const claims = await account.claims('id_token', scope, {}, []);
-    const token = new provider.IdToken({ ...claims, auth_time: now, amr: ['pwd'] }, { ctx });
+    const token = new provider.IdToken(claims, { ctx });
     token.scope = oidcScopes.join(' ');
     token.mask = {};
     token.rejected = [];
+    token.set('auth_time', now);
     idToken = await token.issue({ use: 'idtoken' });
   }
 
@@ -880,7 +885,9 @@ function testMiddleware(inst) {
   };
 }
 
-function countToken(inst, grantType, status) {
+function countToken(inst, value, status) {
+  // A duplicated grant_type parses as an array: counted as "invalid", as are odd values.
+  const grantType = typeof value === 'string' && value.length <= 200 ? value : 'invalid';
   const t = inst.stats.token;
   t.total += 1;
   t.grant_types[grantType] = (t.grant_types[grantType] ?? 0) + 1;
@@ -973,7 +980,7 @@ async function handleTestHook(inst, req, res, url) {
     // keep=0: the old keys are dropped (tokens they signed no longer verify).
     const keep = !/^(0|false|no)$/i.test(params.keep ?? '1');
     const previous = inst.keys.map((k) => k.kid);
-    const key = newSigningKey();
+    const key = await newSigningKey();
     inst.keys = keep ? [key, ...inst.keys] : [key];
     inst.build();
     return sendJson(res, 200, { kid: key.kid, kids: inst.keys.map((k) => k.kid), dropped: keep ? [] : previous });
@@ -991,6 +998,10 @@ async function handleTestHook(inst, req, res, url) {
 function requestHandler(getInstance) {
   return (req, res) => {
     const inst = getInstance();
+    if (!inst) {
+      sendJson(res, 503, { error: 'temporarily_unavailable', error_description: 'starting' });
+      return;
+    }
     const url = new URL(req.url, inst.origin);
     if (url.pathname === PREFIX || url.pathname.startsWith(`${PREFIX}/`)) {
       inst.handle(req, res);
@@ -1122,10 +1133,11 @@ async function main() {
     s.requestTimeout = 30_000;
     s.maxConnections = 4096;
   }
-  const port = await listen(httpsServer, HTTPS_PORT);
-  const httpPort = await listen(httpServer, HTTP_PORT);
-  httpsInst = new Instance('https', port);
-  httpInst = new Instance('http', httpPort);
+  const [port, httpPort, key, httpKey] = await Promise.all([
+    listen(httpsServer, HTTPS_PORT), listen(httpServer, HTTP_PORT), newSigningKey(), newSigningKey(),
+  ]);
+  httpsInst = new Instance('https', port, key);
+  httpInst = new Instance('http', httpPort, httpKey);
   const httpsServer6 = await listenIpv6(requestHandler(() => httpsInst), tls, port);
   const httpServer6 = await listenIpv6(requestHandler(() => httpInst), undefined, httpPort);
   writeEnvFiles(httpsInst, httpInst, { https: !!httpsServer6, http: !!httpServer6 });
