@@ -5,4 +5,9 @@
 #include <oidc/discovery.hpp>
 #include <oidc/error.hpp>
 #include <oidc/http/url.hpp>
+#include <oidc/jose/alg.hpp>
+#include <oidc/jose/base64url.hpp>
+#include <oidc/jose/jwk.hpp>
+#include <oidc/jose/jwks.hpp>
+#include <oidc/jose/jws.hpp>
 #include <oidc/token.hpp>
