@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # jq programs are single-quoted on purpose
 # Smoke test of the test OpenID provider (tests/integration/provider): starts it in a temp
 # dir with scripts/provider.sh and checks, with curl as the only HTTP client (node only parses
 # JSON and signs the test assertions), every feature the C++ integration tests rely on. Prints
@@ -14,7 +15,7 @@ t_start=$(date +%s%N)
 
 cleanup() {
     bash "$root/scripts/provider.sh" stop "$dir" >/dev/null 2>&1 || true
-    [ $keep -eq 1 ] && echo "kept $dir" || rm -rf "$dir"
+    if [ $keep -eq 1 ]; then echo "kept $dir"; else rm -rf "$dir"; fi
 }
 trap cleanup EXIT
 
@@ -25,7 +26,8 @@ check() { # name, function...
     local name=$1
     shift
     why=""
-    local t0=$(date +%s%N)
+    local t0
+    t0=$(date +%s%N)
     if "$@"; then
         passed=$((passed + 1))
         echo "PASS $name ($((($(date +%s%N) - t0) / 1000000)) ms)"
@@ -42,8 +44,8 @@ fail() {
 # ---- helpers -------------------------------------------------------------------------------
 # node only checks and makes signatures; JSON is read with jq.
 cat >"$dir/h.mjs" <<'JS'
-// verify TOKEN JWKSFILE: exit 0 if the RS256 signature verifies with the key of the header's
-// kid. sign KEYFILE KID JSON: prints an ES256 (EC key) or RS256 compact JWS of JSON.
+// verify TOKEN JWKSFILE: exit 0 if the signature (RS256, PS256, ES256, ES384) verifies with
+// the key of the header's kid. sign KEYFILE KID JSON: prints an ES256 (EC key) or RS256 compact JWS of JSON.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 const [cmd, a, b, c] = process.argv.slice(2);
@@ -52,9 +54,11 @@ if (cmd === 'verify') {
   const [h, p, s] = a.split('.');
   const header = JSON.parse(Buffer.from(h, 'base64url'));
   const jwk = JSON.parse(fs.readFileSync(b, 'utf8')).keys.find((k) => k.kid === header.kid);
-  if (!jwk || header.alg !== 'RS256') process.exit(1);
-  const key = crypto.createPublicKey({ key: jwk, format: 'jwk' });
-  process.exit(crypto.verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url')) ? 0 : 1);
+  const hashes = { RS256: 'sha256', ES256: 'sha256', ES384: 'sha384', PS256: 'sha256' };
+  if (!jwk || jwk.alg !== header.alg || !(header.alg in hashes)) process.exit(1);
+  const key = { key: crypto.createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' };
+  if (header.alg === 'PS256') Object.assign(key, { padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  process.exit(crypto.verify(hashes[header.alg], Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url')) ? 0 : 1);
 } else if (cmd === 'sign') {
   const key = crypto.createPrivateKey(fs.readFileSync(a));
   const alg = key.asymmetricKeyType === 'ec' ? 'ES256' : 'RS256';
@@ -406,9 +410,21 @@ c_fail_hook() {
     req -X POST "$OIDC_TEST_BASE_URL/test/fail?status=503&count=1"
     password_grant
     expect_error 503 temporarily_unavailable || return 1
+    [ "$(header retry-after)" = 1 ] || fail "no Retry-After" || return 1
+    req -X POST "$OIDC_TEST_BASE_URL/test/fail?close=1&count=1"
+    password_grant
+    expect_status 000 || return 1
+    password_grant
+    expect_status 200 || return 1
     req "$OIDC_TEST_BASE_URL/test/stats"
-    is '.token.total == 4 and .token.grant_types.password == 4 and .token.status["500"] == 2 and .token.status["503"] == 1' ||
-        fail "$(body)"
+    is '.token.total == 6 and .token.grant_types.password == 6 and .token.status["500"] == 2 and .token.status["503"] == 1 and .token.status.closed == 1' ||
+        fail "$(body)" || return 1
+    req -X POST "$OIDC_TEST_BASE_URL/test/fail?status=abc"
+    expect_error 400 invalid_request || return 1
+    req -X POST "$OIDC_TEST_BASE_URL/test/fail?route=nowhere"
+    expect_error 400 invalid_request || return 1
+    req -X POST "$OIDC_TEST_BASE_URL/test/fail" -H 'Content-Type: application/json' -d '{not json'
+    expect_error 400 invalid_request
 }
 
 c_delay_hook() {
@@ -524,7 +540,8 @@ c_ipv6() {
 # A second provider with short lifetimes and rotation off (the settings by environment).
 c_settings() {
     local d2=$dir/p2
-    OIDC_TEST_AT_TTL=2 OIDC_TEST_RT_TTL=60 OIDC_TEST_RT_ROTATION=0 \
+    mkdir -p "$d2" && ln -sfn "$dir/pki" "$d2/pki" # same test PKI (make-certs.sh keeps it)
+    OIDC_TEST_AT_TTL=2 OIDC_TEST_RT_TTL=60 OIDC_TEST_RT_ROTATION=0 OIDC_TEST_SIGNING_ALG=ES256 \
         bash "$root/scripts/provider.sh" start "$d2" >/dev/null || fail "second provider did not start" || return 1
     local t2 cid rt at
     local OIDC_TEST_CA=$d2/pki/ca.pem # (dynamic scope: req uses it)
@@ -536,6 +553,11 @@ c_settings() {
     rt=$(val .refresh_token)
     at=$(val .access_token)
     jwt_is "$at" 2 '.exp - .iat == 2' || fail "exp - iat" || return 1
+    jwt_is "$at" 1 '.alg == "ES256"' || fail "alg $(jwt_part "$at" 1)" || return 1
+    req "$(sed -n 's/^OIDC_TEST_JWKS_URI=//p' "$d2/provider.env")"
+    cp "$dir/body" "$d2/jwks.json"
+    is '.keys[0].kty == "EC" and .keys[0].crv == "P-256" and .keys[0].d == null' || fail "jwks $(body)" || return 1
+    h verify "$at" "$d2/jwks.json" || fail "ES256 signature" || return 1
     req "$t2" -d grant_type=refresh_token -d client_id="$cid" --data-urlencode "refresh_token=$rt"
     expect_status 200 || return 1
     req "$t2" -d grant_type=refresh_token -d client_id="$cid" --data-urlencode "refresh_token=$rt"
@@ -579,7 +601,7 @@ check "jwt-bearer grant (RFC 7523)" c_jwt_bearer
 check "tls_client_auth client" c_tls_client_auth
 check "JWT access tokens at introspection/revocation -> unsupported_token_type" c_jwt_introspection
 check "IPv6 loopback listener" c_ipv6
-check "lifetimes and rotation by environment (second provider)" c_settings
+check "lifetimes, rotation off and ES256 by environment (second provider)" c_settings
 check "stop (process gone)" c_stop
 
 echo "provider smoke: $((($(date +%s%N) - t_start) / 1000000)) ms"

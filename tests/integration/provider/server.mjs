@@ -64,6 +64,8 @@ const RT_ROTATION = envBool('OIDC_TEST_RT_ROTATION', true);
 // the scope has openid (then they are not usable at userinfo, as oidc-provider enforces).
 const ALWAYS_JWT = envBool('OIDC_TEST_ALWAYS_JWT', false);
 // Fixed ports (inputs; OIDC_TEST_PORT / OIDC_TEST_HTTP_PORT in provider.env are outputs).
+// The algorithm of the provider's signing keys, ID tokens and JWT access tokens.
+const SIGNING_ALG = process.env.OIDC_TEST_SIGNING_ALG || 'RS256';
 const HTTPS_PORT = envInt('OIDC_TEST_LISTEN_PORT', 0);
 const HTTP_PORT = envInt('OIDC_TEST_LISTEN_HTTP_PORT', 0);
 const PKJWT_JWKS = process.env.OIDC_TEST_PKJWT_JWKS || path.join(STATE_DIR, 'pkjwt.jwks.json');
@@ -355,10 +357,26 @@ setInterval(() => { for (const store of stores.values()) store.sweep(); }, 30_00
 // the start of the two instances.
 const generateKeyPair = promisify(crypto.generateKeyPair);
 
+// The key type for each signing algorithm OIDC_TEST_SIGNING_ALG may name.
+const KEY_PARAMS = {
+  RS256: ['rsa', { modulusLength: 2048 }],
+  PS256: ['rsa', { modulusLength: 2048 }],
+  ES256: ['ec', { namedCurve: 'P-256' }],
+  ES384: ['ec', { namedCurve: 'P-384' }],
+  ES512: ['ec', { namedCurve: 'P-521' }],
+  EdDSA: ['ed25519', {}],
+};
+const SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA'];
+if (!KEY_PARAMS[SIGNING_ALG]) {
+  throw new Error(`OIDC_TEST_SIGNING_ALG must be one of ${Object.keys(KEY_PARAMS).join(', ')}`);
+}
+
 async function newSigningKey() {
-  const { privateKey } = await generateKeyPair('rsa', { modulusLength: 2048 });
+  const [type, options] = KEY_PARAMS[SIGNING_ALG];
+  const { privateKey } = await generateKeyPair(type, options);
   const jwk = privateKey.export({ format: 'jwk' });
-  return { ...jwk, kid: `rsa-${crypto.randomBytes(6).toString('hex')}`, use: 'sig', alg: 'RS256' };
+  const kid = `${SIGNING_ALG.toLowerCase()}-${crypto.randomBytes(6).toString('hex')}`;
+  return { ...jwk, kid, use: 'sig', alg: SIGNING_ALG };
 }
 
 const publicJwk = ({ kty, n, e, crv, x, y, kid, use, alg }) => Object.fromEntries(
@@ -432,6 +450,22 @@ function configuration(inst, pkjwtJwks) {
   return {
     adapter: adapterFor(inst),
     clients: clientList(pkjwtJwks),
+    // oidc-provider enables a short list by default; the tests may sign client assertions
+    // with any of these, and OIDC_TEST_SIGNING_ALG may be any of the signing ones.
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['HS256', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
+        'ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA'],
+      idTokenSigningAlgValues: SIGNING_ALGS,
+      userinfoSigningAlgValues: SIGNING_ALGS,
+      introspectionSigningAlgValues: SIGNING_ALGS,
+      authorizationSigningAlgValues: SIGNING_ALGS,
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      id_token_signed_response_alg: SIGNING_ALG,
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
     jwks: { keys: inst.keys },
     findAccount,
     cookies: { keys: COOKIE_KEYS },
@@ -504,7 +538,7 @@ function configuration(inst, pkjwtJwks) {
             audience: AUDIENCE,
             accessTokenTTL: AT_TTL,
             accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'RS256' } },
+            jwt: { sign: { alg: SIGNING_ALG } },
           };
         },
       },
@@ -673,7 +707,7 @@ function resourceServer(provider, audience = AUDIENCE) {
     audience,
     accessTokenTTL: AT_TTL,
     accessTokenFormat: 'jwt',
-    jwt: { sign: { alg: 'RS256' } },
+    jwt: { sign: { alg: SIGNING_ALG } },
   });
 }
 
@@ -744,7 +778,7 @@ async function issueUserTokens(provider, ctx, user, scopes, gty, { refresh = tru
 // Verifies a JWT this provider signed (any of its current keys); returns the payload.
 async function verifyOwnJwt(inst, value) {
   const keyset = jose.createLocalJWKSet(inst.publicJwks());
-  const { payload } = await jose.jwtVerify(value, keyset, { issuer: inst.issuer, algorithms: ['RS256'] });
+  const { payload } = await jose.jwtVerify(value, keyset, { issuer: inst.issuer, algorithms: [SIGNING_ALG] });
   return payload;
 }
 
@@ -860,7 +894,13 @@ function testMiddleware(inst) {
       if (route === 'token') {
         let grantType = 'unknown';
         try { grantType = new URLSearchParams(await readBody(ctx.req)).get('grant_type') ?? 'unknown'; } catch { /* counted as unknown */ }
-        countToken(inst, grantType, failure.status);
+        countToken(inst, grantType, failure.close ? 'closed' : failure.status);
+      }
+      if (failure.close) {
+        // The provider "goes down": the connection closes without an answer.
+        ctx.respond = false;
+        ctx.req.socket.destroy();
+        return;
       }
       ctx.status = failure.status;
       ctx.set('Cache-Control', 'no-store');
@@ -960,8 +1000,9 @@ async function handleTestHook(inst, req, res, url) {
       return sendJson(res, 400, { error: 'invalid_request', error_description: 'status must be 400..599, count 0..1000000' });
     }
     const error = params.error ?? (status === 503 ? 'temporarily_unavailable' : status >= 500 ? 'server_error' : 'invalid_request');
-    inst.failures.set(route, { status, count, error });
-    return sendJson(res, 200, { route, status, count, error });
+    const close = /^(1|true|yes)$/i.test(params.close ?? '');
+    inst.failures.set(route, { status, count, error, close });
+    return sendJson(res, 200, { route, status, count, error, close });
   }
   if (p === '/test/delay' && post) {
     const ms = Number.parseInt(params.ms ?? '0', 10);
@@ -1098,6 +1139,7 @@ function writeEnvFiles(httpsInst, httpInst, ipv6) {
     OIDC_TEST_ID_TTL: ID_TTL,
     OIDC_TEST_DEVICE_TTL: DEVICE_TTL,
     OIDC_TEST_RT_ROTATION: RT_ROTATION ? 1 : 0,
+    OIDC_TEST_SIGNING_ALG: SIGNING_ALG,
     OIDC_TEST_PID: process.pid,
   };
   // KEY=VALUE lines, the value is everything after the first '=' (not shell-quoted).
