@@ -384,6 +384,41 @@ c_device_flow() {
     expect_error 400 access_denied
 }
 
+# The device verification as a user's browser does it (oidc-provider's pages and the login).
+c_device_browser() {
+    req "$oc/auth/device" -d client_id="$OIDC_TEST_DEVICE_CLIENT_ID" -d 'scope=openid'
+    expect_status 200 || return 1
+    local dc uc xsrf url i action
+    dc=$(val .device_code)
+    uc=$(val .user_code)
+    rm -f "$dir/djar"
+    req -b "$dir/djar" -c "$dir/djar" "$(val .verification_uri_complete)"
+    expect_status 200 || return 1
+    xsrf=$(sed -n 's/.*name="xsrf" value="\([^"]*\)".*/\1/p' "$dir/body")
+    [ -n "$xsrf" ] || fail "no xsrf in the confirmation page" || return 1
+    req -b "$dir/djar" -c "$dir/djar" "$iss/device" -d "xsrf=$xsrf" --data-urlencode "user_code=$uc" -d confirm=yes
+    expect_status 303 || return 1
+    url=$(header location)
+    for i in $(seq 1 8); do
+        [[ $url == /* ]] && url=$OIDC_TEST_BASE_URL$url
+        req -b "$dir/djar" -c "$dir/djar" "$url"
+        if [ "$status" = 200 ] && grep -q 'id="login"' "$dir/body"; then
+            action=$(sed -n 's/.*<form id="login" method="post" action="\([^"]*\)".*/\1/p' "$dir/body")
+            req -b "$dir/djar" -c "$dir/djar" "$OIDC_TEST_BASE_URL$action" \
+                --data-urlencode "username=$OIDC_TEST_USER2" --data-urlencode "password=$OIDC_TEST_PASSWORD2"
+            expect_status 303 || return 1
+        elif [ "$status" = 200 ]; then
+            break
+        fi
+        [ "$status" = 303 ] || fail "step $i: HTTP $status $(body)" || return 1
+        url=$(header location)
+    done
+    grep -q 'Sign-in success' "$dir/body" || fail "no success page: $(body)" || return 1
+    device_token "$dc"
+    expect_status 200 || return 1
+    jwt_is "$(val .id_token)" 2 --arg sub "$OIDC_TEST_USER2_SUB" '.sub == $sub' || fail "id token subject"
+}
+
 c_stats() {
     req -X POST "$OIDC_TEST_BASE_URL/test/stats/reset"
     expect_status 200 || return 1
@@ -591,6 +626,7 @@ check "userinfo" c_userinfo
 check "authorization code reuse" c_code_reuse
 check "RP-initiated logout" c_logout
 check "device flow with the approve hook" c_device_flow
+check "device flow through the verification page and the login" c_device_browser
 check "stats hook" c_stats
 check "fail hook" c_fail_hook
 check "delay hook" c_delay_hook

@@ -510,8 +510,10 @@ function configuration(inst, pkjwtJwks) {
       introspection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
-      rpInitiatedLogout: { enabled: true, logoutSource },
-      deviceFlow: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      deviceFlow: {
+        enabled: true, userCodeInputSource, userCodeConfirmSource, successSource,
+      },
       mTLS: {
         enabled: true,
         tlsClientAuth: true,
@@ -571,6 +573,41 @@ async function logoutSource(ctx, form) {
 ${form}
 <button type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button>
 </body></html>`;
+}
+
+// Plain pages (the defaults load web fonts from the Internet) for the device verification and
+// the end of a logout. The forms are oidc-provider's, with their xsrf fields.
+function page(title, body) {
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>
+<h1>${escapeHtml(title)}</h1>
+${body}
+</body></html>`;
+}
+
+async function userCodeInputSource(ctx, form, out, err) {
+  const message = err ? 'The code is not valid: try again.' : 'Enter the code displayed on your device.';
+  ctx.type = 'html';
+  ctx.body = page('Device sign-in', `<p>${message}</p>
+${form}
+<button type="submit" form="op.deviceInputForm">Continue</button>`);
+}
+
+async function userCodeConfirmSource(ctx, form, client, deviceInfo, userCode) {
+  ctx.type = 'html';
+  ctx.body = page('Confirm device', `<p>${escapeHtml(client.clientId)} shows the code <code>${escapeHtml(userCode)}</code>.</p>
+${form}
+<button type="submit" form="op.deviceConfirmForm">Continue</button>
+<button type="submit" form="op.deviceConfirmForm" value="yes" name="abort">Abort</button>`);
+}
+
+async function successSource(ctx) {
+  ctx.type = 'html';
+  ctx.body = page('Sign-in success', '<p>You can close this page.</p>');
+}
+
+async function postLogoutSuccessSource(ctx) {
+  ctx.type = 'html';
+  ctx.body = page('Signed out', '<p>You are signed out.</p>');
 }
 
 // ---------------------------------------------------------------------------------------------
