@@ -4,6 +4,8 @@
 #include <oidc/detail/config.hpp>
 #include <oidc/discovery.hpp>
 #include <oidc/error.hpp>
+#include <oidc/http/parser.hpp>
+#include <oidc/http/serializer.hpp>
 #include <oidc/http/url.hpp>
 #include <oidc/jose/alg.hpp>
 #include <oidc/jose/base64url.hpp>
