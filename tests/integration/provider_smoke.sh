@@ -173,7 +173,7 @@ c_password() {
     expect_status 200 || return 1
     cp "$dir/body" "$dir/pw.json"
     local m
-    for m in access_token expires_in refresh_token refresh_expires_in token_type scope id_token; do
+    for m in access_token expires_in refresh_token refresh_expires_in token_type scope id_token not-before-policy session_state; do
         is --arg m "$m" 'has($m)' || fail "member $m missing" || return 1
     done
     is --argjson ttl "$OIDC_TEST_AT_TTL" '.token_type == "Bearer" and .expires_in == $ttl and .refresh_expires_in > 0 and .scope == "openid profile email"' ||
@@ -186,7 +186,8 @@ c_password() {
     jwt_is "$at" 2 --arg iss "$iss" --arg sub "$OIDC_TEST_USER_SUB" --arg azp "$OIDC_TEST_PUBLIC_CLIENT_ID" \
         --arg aud "$OIDC_TEST_AUDIENCE" --argjson ttl "$OIDC_TEST_AT_TTL" --argjson now "$(now)" \
         '.iss == $iss and .sub == $sub and .azp == $azp and .aud == $aud and .typ == "Bearer"
-         and .scope == "openid profile email" and .exp - .iat == $ttl and (.iat - $now | fabs) < 30' ||
+         and .scope == "openid profile email" and .exp - .iat == $ttl and (.iat - $now | fabs) < 30
+         and .preferred_username == "alice" and .realm_access.roles == ["USER", "ADMIN"] and (.jti | length > 0)' ||
         fail "claims $(jwt_part "$at" 2)" || return 1
     h verify "$idt" "$dir/jwks.json" || fail "id token signature" || return 1
     jwt_is "$idt" 2 --arg iss "$iss" --arg sub "$OIDC_TEST_USER_SUB" --arg aud "$OIDC_TEST_PUBLIC_CLIENT_ID" \
@@ -576,7 +577,7 @@ c_ipv6() {
 c_settings() {
     local d2=$dir/p2
     mkdir -p "$d2" && ln -sfn "$dir/pki" "$d2/pki" # same test PKI (make-certs.sh keeps it)
-    OIDC_TEST_AT_TTL=2 OIDC_TEST_RT_TTL=60 OIDC_TEST_RT_ROTATION=0 OIDC_TEST_SIGNING_ALG=ES256 \
+    OIDC_TEST_AT_TTL=2 OIDC_TEST_RT_TTL=60 OIDC_TEST_RT_ROTATION=0 OIDC_TEST_SIGNING_ALG=ES256 OIDC_TEST_TOKEN_TYPE=bearer \
         bash "$root/scripts/provider.sh" start "$d2" >/dev/null || fail "second provider did not start" || return 1
     local t2 cid rt at
     local OIDC_TEST_CA=$d2/pki/ca.pem # (dynamic scope: req uses it)
@@ -584,7 +585,7 @@ c_settings() {
     cid=$OIDC_TEST_PUBLIC_CLIENT_ID
     req "$t2" -d grant_type=password -d client_id="$cid" --data-urlencode "username=$OIDC_TEST_USER" --data-urlencode "password=$OIDC_TEST_PASSWORD"
     expect_status 200 || return 1
-    is '.expires_in == 2 and .refresh_expires_in > 50 and .refresh_expires_in <= 60' || fail "lifetimes $(body)" || return 1
+    is '.expires_in == 2 and .refresh_expires_in > 50 and .refresh_expires_in <= 60 and .token_type == "bearer"' || fail "lifetimes $(body)" || return 1
     rt=$(val .refresh_token)
     at=$(val .access_token)
     jwt_is "$at" 2 '.exp - .iat == 2' || fail "exp - iat" || return 1
@@ -599,6 +600,18 @@ c_settings() {
     expect_status 200 || fail "no rotation: the refresh token is reusable" || return 1
     [ "$(val .refresh_token)" = "$rt" ] || fail "no rotation: the same refresh token comes back" || return 1
     bash "$root/scripts/provider.sh" stop "$d2" >/dev/null
+}
+
+c_header_hook() { # e.g. Cache-Control on the JWKS for the key-cache tests
+    req -X POST "$OIDC_TEST_BASE_URL/test/header?route=jwks" -d name=Cache-Control --data-urlencode 'value=max-age=60, public'
+    expect_status 200 || return 1
+    req "$oc/certs"
+    [ "$(header cache-control)" = "max-age=60, public" ] || fail "Cache-Control: $(header cache-control)" || return 1
+    req -X POST "$OIDC_TEST_BASE_URL/test/header?route=jwks&name=Cache-Control&value="
+    req "$oc/certs"
+    [ -z "$(header cache-control)" ] || fail "header not removed" || return 1
+    req -X POST "$OIDC_TEST_BASE_URL/test/header?route=jwks&name=Bad%20Name&value=x"
+    expect_error 400 invalid_request
 }
 
 c_stop() {
@@ -637,7 +650,8 @@ check "jwt-bearer grant (RFC 7523)" c_jwt_bearer
 check "tls_client_auth client" c_tls_client_auth
 check "JWT access tokens at introspection/revocation -> unsupported_token_type" c_jwt_introspection
 check "IPv6 loopback listener" c_ipv6
-check "lifetimes, rotation off and ES256 by environment (second provider)" c_settings
+check "lifetimes, rotation off, ES256, token_type by environment (second provider)" c_settings
+check "response header hook" c_header_hook
 check "stop (process gone)" c_stop
 
 echo "provider smoke: $((($(date +%s%N) - t_start) / 1000000)) ms"

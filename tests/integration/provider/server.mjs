@@ -64,6 +64,8 @@ const RT_ROTATION = envBool('OIDC_TEST_RT_ROTATION', true);
 // the scope has openid (then they are not usable at userinfo, as oidc-provider enforces).
 const ALWAYS_JWT = envBool('OIDC_TEST_ALWAYS_JWT', false);
 // Fixed ports (inputs; OIDC_TEST_PORT / OIDC_TEST_HTTP_PORT in provider.env are outputs).
+// token_type as the token endpoint spells it ("bearer" for Keycloak's spelling).
+const TOKEN_TYPE = process.env.OIDC_TEST_TOKEN_TYPE || '';
 // The algorithm of the provider's signing keys, ID tokens and JWT access tokens.
 const SIGNING_ALG = process.env.OIDC_TEST_SIGNING_ALG || 'RS256';
 const HTTPS_PORT = envInt('OIDC_TEST_LISTEN_PORT', 0);
@@ -114,6 +116,7 @@ const USERS = [
     name: 'Alice Liddell',
     given_name: 'Alice',
     family_name: 'Liddell',
+    roles: ['USER', 'ADMIN'],
   },
   {
     // A password that needs form-encoding (RFC 6749 appendix B).
@@ -125,6 +128,7 @@ const USERS = [
     name: 'Bob Builder',
     given_name: 'Bob',
     family_name: 'Builder',
+    roles: ['USER'],
   },
 ];
 const userByName = new Map(USERS.map((u) => [u.username, u]));
@@ -413,6 +417,7 @@ class Instance {
     this.stats = newStats();
     this.failures = new Map(); // route -> { status, count, error }
     this.delays = new Map(); // route -> ms
+    this.headers = new Map(); // route -> Map(name -> value), added to its answers
     this.pkjwtMtime = 0;
     this.build();
   }
@@ -548,9 +553,24 @@ function configuration(inst, pkjwtJwks) {
     formats: {
       customizers: {
         // Keycloak's access tokens carry azp (the client) and typ "Bearer".
+        // For a user, also the profile claims, realm roles and session_state, as in the
+        // Keycloak token of the project's seed story.
         jwt(ctx, token, jwt) {
           jwt.payload.azp = token.clientId;
           jwt.payload.typ = 'Bearer';
+          const user = token.accountId ? userBySub.get(token.accountId) : undefined;
+          if (user) {
+            Object.assign(jwt.payload, {
+              preferred_username: user.username,
+              email: user.email,
+              email_verified: user.email_verified,
+              name: user.name,
+              given_name: user.given_name,
+              family_name: user.family_name,
+              realm_access: { roles: user.roles },
+              ...(token.grantId ? { session_state: token.grantId } : {}),
+            });
+          }
           if (ctx?.oidcTestActor) jwt.payload.act = ctx.oidcTestActor;
         },
       },
@@ -808,6 +828,8 @@ async function issueUserTokens(provider, ctx, user, scopes, gty, { refresh = tru
     refresh_token: refreshToken,
     id_token: idToken,
     token_type: 'Bearer',
+    'not-before-policy': 0, // Keycloak's extra members
+    session_state: grantId,
     scope: scope || undefined,
   }).filter(([, v]) => v !== undefined));
 }
@@ -948,7 +970,13 @@ function testMiddleware(inst) {
 
     await next();
 
+    for (const r of [route, 'all']) for (const [name, value] of inst.headers.get(r) ?? []) ctx.set(name, value);
+
     if (route === 'token') {
+      // Keycloak spells it "bearer" (token_type is case-insensitive, RFC 6749 7.1).
+      if (TOKEN_TYPE && ctx.status === 200 && ctx.body?.token_type === 'Bearer') {
+        ctx.body = { ...ctx.body, token_type: TOKEN_TYPE };
+      }
       countToken(inst, ctx.oidc?.params?.grant_type ?? 'unknown', ctx.status);
       if (ctx.status === 200 && ctx.body?.refresh_token) {
         const rt = await ctx.oidc.provider.RefreshToken.find(ctx.body.refresh_token);
@@ -1047,9 +1075,20 @@ async function handleTestHook(inst, req, res, url) {
     if (ms === 0) inst.delays.delete(route); else inst.delays.set(route, ms);
     return sendJson(res, 200, { route, ms });
   }
+  if (p === '/test/header' && post) {
+    const name = params.name ?? '';
+    const value = params.value ?? '';
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(value)) {
+      return sendJson(res, 400, { error: 'invalid_request', error_description: 'bad header name or value' });
+    }
+    if (!inst.headers.has(route)) inst.headers.set(route, new Map());
+    if (value === '') inst.headers.get(route).delete(name); else inst.headers.get(route).set(name, value);
+    return sendJson(res, 200, { route, headers: Object.fromEntries(inst.headers.get(route)) });
+  }
   if (p === '/test/reset' && post) {
     inst.failures.clear();
     inst.delays.clear();
+    inst.headers.clear();
     inst.stats = newStats();
     return sendJson(res, 200, { ok: true });
   }
