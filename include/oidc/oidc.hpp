@@ -9,7 +9,9 @@
 #include <oidc/http/url.hpp>
 #include <oidc/jose/alg.hpp>
 #include <oidc/jose/base64url.hpp>
+#include <oidc/jose/claims.hpp>
 #include <oidc/jose/jwk.hpp>
 #include <oidc/jose/jwks.hpp>
 #include <oidc/jose/jws.hpp>
+#include <oidc/jose/jwt.hpp>
 #include <oidc/token.hpp>

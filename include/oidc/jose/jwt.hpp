@@ -1,0 +1,269 @@
+// asio-oidc: JWT and ID-token validation (RFC 7519 7.2, RFC 9068 4, OpenID Connect Core 1.0
+// 3.1.3.7, 3.2.2.9, 3.3.2.10). No I/O: the key set comes from the caller (see jwks_cache).
+#pragma once
+
+#include <oidc/error.hpp>
+#include <oidc/jose/alg.hpp>
+#include <oidc/jose/base64url.hpp>
+#include <oidc/jose/claims.hpp>
+#include <oidc/jose/jwks.hpp>
+#include <oidc/jose/jws.hpp>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace oidc::jose {
+
+/// What `validate` checks beyond the signature. The defaults fail closed: an empty `issuer`
+/// or an empty set of accepted audiences rejects every token.
+struct validation_options {
+    /// Which rules apply.
+    /// - `jwt`: RFC 7519 rules (iss, aud, exp, nbf, iat, and what the options below ask).
+    /// - `id_token`: OpenID Connect Core 3.1.3.7 as well: `sub`, `iat` and `exp` required; the
+    ///   audiences default to `client_id`; every `aud` entry must be `client_id`, one of
+    ///   `audiences` or one of `trusted_audiences`; `azp` required when there are several
+    ///   audiences and equal to `client_id` when present.
+    /// - `access_token`: RFC 9068: the header `typ` must be `at+jwt` (unless `typ` says otherwise).
+    enum class profile { jwt, id_token, access_token };
+
+    std::string issuer;                         ///< required, compared exactly
+    std::vector<std::string> audiences;         ///< accepted: `aud` must contain one of them
+    std::vector<std::string> trusted_audiences; ///< id_token: further audiences allowed in `aud`
+    std::vector<alg> algorithms{alg::RS256};    ///< allowlist for the header `alg`
+    std::chrono::seconds leeway{60};            ///< clock skew allowed on exp, nbf, iat
+    std::function<std::chrono::system_clock::time_point()> clock; ///< empty: system_clock::now
+    bool require_exp = true;
+    bool require_iat = false;
+    bool require_sub = false;
+    std::optional<std::string> nonce; ///< when set, `nonce` must be present and equal
+    std::string access_token;         ///< when non-empty, `at_hash` must be present and match
+    std::string code;                 ///< when non-empty, `c_hash` must be present and match
+    /// Expected header `typ`, compared case-insensitively with or without an "application/"
+    /// prefix (RFC 7515 4.1.9). Empty: not checked (the access_token profile checks "at+jwt").
+    std::string typ;
+    profile kind = profile::jwt;
+    std::string client_id; ///< id_token: the client the token was issued to
+    parse_options limits;  ///< token size bound
+};
+
+/// The left half of the hash of `value` with the hash function of `a`, base64url-encoded:
+/// `at_hash` and `c_hash` (OpenID Connect Core 3.1.3.6, 3.3.2.11). EdDSA (Ed25519) uses
+/// SHA-512. Errors: alg_unsupported for `none`, crypto_failure.
+inline std::error_code half_hash(alg a, std::string_view value, std::string& out) {
+    const EVP_MD* md = nullptr;
+    switch (a) {
+    case alg::HS256:
+    case alg::RS256:
+    case alg::PS256:
+    case alg::ES256:
+        md = EVP_sha256();
+        break;
+    case alg::HS384:
+    case alg::RS384:
+    case alg::PS384:
+    case alg::ES384:
+        md = EVP_sha384();
+        break;
+    case alg::HS512:
+    case alg::RS512:
+    case alg::PS512:
+    case alg::ES512:
+    case alg::EdDSA:
+        md = EVP_sha512();
+        break;
+    case alg::none:
+        return errc::alg_unsupported;
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(value.data(), value.size(), digest, &len, md, nullptr) != 1)
+        return errc::crypto_failure;
+    out.clear();
+    base64url_encode(std::string_view(reinterpret_cast<const char*>(digest), len / 2), out);
+    return {};
+}
+
+namespace detail {
+
+inline char ascii_lower(char c) noexcept {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i]))
+            return false;
+    return true;
+}
+
+/// A media type without its "application/" prefix (RFC 7515 4.1.9).
+inline std::string_view strip_application(std::string_view t) noexcept {
+    constexpr std::string_view prefix = "application/";
+    if (t.size() >= prefix.size() && iequals(t.substr(0, prefix.size()), prefix))
+        t.remove_prefix(prefix.size());
+    return t;
+}
+
+inline bool contains(const std::vector<std::string>& v, std::string_view s) noexcept {
+    for (const auto& x : v)
+        if (x == s)
+            return true;
+    return false;
+}
+
+inline double now_seconds(const validation_options& opt) {
+    auto tp = opt.clock ? opt.clock() : std::chrono::system_clock::now();
+    return std::chrono::duration<double>(tp.time_since_epoch()).count();
+}
+
+} // namespace detail
+
+/// Checks the header `typ` against `opt.typ` (or "at+jwt" for the access_token profile).
+/// Error: typ_mismatch (also when `typ` is absent but expected).
+inline std::error_code check_typ(std::string_view header_typ, const validation_options& opt) {
+    std::string_view want = opt.typ;
+    if (want.empty() && opt.kind == validation_options::profile::access_token)
+        want = "at+jwt";
+    if (want.empty())
+        return {};
+    if (!detail::iequals(detail::strip_application(header_typ), detail::strip_application(want)))
+        return errc::typ_mismatch;
+    return {};
+}
+
+/// The claim rules alone, for a token whose signature was verified with algorithm `a` (used
+/// for at_hash / c_hash). The order of the checks, which decides the error reported when
+/// several fail: iss, aud, azp, exp, nbf, iat, sub, nonce, at_hash, c_hash.
+/// Errors: claim_missing, issuer_mismatch, audience_mismatch, azp_mismatch, token_expired,
+/// token_not_yet_valid, token_issued_in_future, nonce_mismatch, at_hash_mismatch,
+/// c_hash_mismatch (a missing nonce / azp / at_hash / c_hash that was expected reports the
+/// mismatch code).
+inline std::error_code check_claims(const claims& c, alg a, const validation_options& opt) {
+    using k = claims::known;
+    const bool id_token = opt.kind == validation_options::profile::id_token;
+
+    // iss (RFC 7519 4.1.1; OIDC 3.1.3.7 #2): exact, and an empty expected issuer matches nothing.
+    if (!c.has(k::k_iss))
+        return errc::claim_missing;
+    if (opt.issuer.empty() || c.iss() != opt.issuer)
+        return errc::issuer_mismatch;
+
+    // aud (RFC 7519 4.1.3; OIDC 3.1.3.7 #3)
+    if (!c.has(k::k_aud))
+        return errc::claim_missing;
+    const auto& aud = c.aud();
+    bool found = false;
+    if (id_token && opt.audiences.empty()) {
+        found = !opt.client_id.empty() && detail::contains(aud, opt.client_id);
+    } else {
+        for (const auto& x : aud)
+            if (detail::contains(opt.audiences, x)) {
+                found = true;
+                break;
+            }
+    }
+    if (!found)
+        return errc::audience_mismatch;
+    if (id_token) {
+        for (const auto& x : aud)
+            if (!(x == opt.client_id && !x.empty()) && !detail::contains(opt.audiences, x) &&
+                !detail::contains(opt.trusted_audiences, x))
+                return errc::audience_mismatch;
+        // azp (OIDC 3.1.3.7 #4 and #5, as clarified by errata set 2)
+        if (c.has(k::k_azp)) {
+            if (opt.client_id.empty() || c.azp() != opt.client_id)
+                return errc::azp_mismatch;
+        } else if (aud.size() > 1) {
+            return errc::azp_mismatch;
+        }
+    }
+
+    // Time: valid while now < exp + leeway, from nbf - leeway, iat no later than now + leeway.
+    const double now = detail::now_seconds(opt);
+    const double leeway = static_cast<double>(opt.leeway.count());
+    if (auto exp = c.date_value(k::k_exp)) {
+        if (!(now < *exp + leeway))
+            return errc::token_expired;
+    } else if (opt.require_exp || id_token) {
+        return errc::claim_missing;
+    }
+    if (auto nbf = c.date_value(k::k_nbf)) {
+        if (now + leeway < *nbf)
+            return errc::token_not_yet_valid;
+    }
+    if (auto iat = c.date_value(k::k_iat)) {
+        if (*iat > now + leeway)
+            return errc::token_issued_in_future;
+    } else if (opt.require_iat || id_token) {
+        return errc::claim_missing;
+    }
+
+    if (!c.has(k::k_sub) && (opt.require_sub || id_token))
+        return errc::claim_missing;
+
+    if (opt.nonce && (!c.has(k::k_nonce) || c.nonce() != *opt.nonce))
+        return errc::nonce_mismatch;
+
+    if (!opt.access_token.empty() || !opt.code.empty()) {
+        std::string h;
+        if (!opt.access_token.empty()) {
+            if (!c.has(k::k_at_hash))
+                return errc::at_hash_mismatch;
+            if (auto ec = half_hash(a, opt.access_token, h))
+                return ec;
+            if (h != c.at_hash())
+                return errc::at_hash_mismatch;
+        }
+        if (!opt.code.empty()) {
+            if (!c.has(k::k_c_hash))
+                return errc::c_hash_mismatch;
+            if (auto ec = half_hash(a, opt.code, h))
+                return ec;
+            if (h != c.c_hash())
+                return errc::c_hash_mismatch;
+        }
+    }
+    return {};
+}
+
+/// Validates a compact JWS JWT: size bound, JWS parse (header rules of jws::parse), the
+/// signature with a key of `keys` and an algorithm of `opt.algorithms` (verify_signature),
+/// the header `typ` (check_typ), the claims (claims::parse, strict JSON) and the claim rules
+/// (check_claims). The signature is checked before any claim is looked at.
+///
+/// On success `out` holds the claims; on error it is empty. Errors: those of jws::parse,
+/// verify_signature, check_typ, claims::parse and check_claims; input_too_large. Messages
+/// never contain the token. Thread safety: safe to call concurrently (per-thread buffers).
+inline std::error_code validate(std::string_view token, const jwk_set& keys,
+                                const validation_options& opt, claims& out) {
+    out.clear();
+    if (token.size() > opt.limits.max_token_bytes)
+        return errc::input_too_large;
+    thread_local jws parsed; // buffers reused by every call on this thread
+    if (auto ec = jws::parse(token, parsed, opt.limits))
+        return ec;
+    if (auto ec = verify_signature(parsed, keys, std::span<const alg>(opt.algorithms)))
+        return ec;
+    if (auto ec = check_typ(parsed.header().typ, opt))
+        return ec;
+    if (auto ec = claims::parse(parsed.payload(), out))
+        return ec;
+    if (auto ec = check_claims(out, parsed.header().algorithm, opt)) {
+        out.clear();
+        return ec;
+    }
+    return {};
+}
+
+} // namespace oidc::jose
