@@ -455,6 +455,15 @@ c_fail_hook() {
     req "$OIDC_TEST_BASE_URL/test/stats"
     is '.token.total == 6 and .token.grant_types.password == 6 and .token.status["500"] == 2 and .token.status["503"] == 1 and .token.status.closed == 1' ||
         fail "$(body)" || return 1
+    req -X POST "$OIDC_TEST_BASE_URL/test/fail?route=jwks" --data-urlencode 'body={"keys":[' -d content_type=application/json
+    expect_status 200 || return 1
+    req "$oc/certs"
+    [ "$status" = 200 ] && [ "$(cat "$dir/body")" = '{"keys":[' ] || fail "raw body: $status $(body)" || return 1
+    req -X POST "$OIDC_TEST_BASE_URL/test/fail?route=jwks&size=2000000"
+    req "$oc/certs"
+    [ "$(wc -c <"$dir/body")" -eq 2000000 ] && is '.keys == []' || fail "padded body of $(wc -c <"$dir/body") bytes" || return 1
+    req "$oc/certs"
+    is '.keys | length > 0' || fail "jwks not back" || return 1
     req -X POST "$OIDC_TEST_BASE_URL/test/fail?status=abc"
     expect_error 400 invalid_request || return 1
     req -X POST "$OIDC_TEST_BASE_URL/test/fail?route=nowhere"

@@ -63,11 +63,11 @@ const RT_ROTATION = envBool('OIDC_TEST_RT_ROTATION', true);
 // When set, access tokens of the code / device / refresh grants are JWTs for the API even when
 // the scope has openid (then they are not usable at userinfo, as oidc-provider enforces).
 const ALWAYS_JWT = envBool('OIDC_TEST_ALWAYS_JWT', false);
-// Fixed ports (inputs; OIDC_TEST_PORT / OIDC_TEST_HTTP_PORT in provider.env are outputs).
 // token_type as the token endpoint spells it ("bearer" for Keycloak's spelling).
 const TOKEN_TYPE = process.env.OIDC_TEST_TOKEN_TYPE || '';
 // The algorithm of the provider's signing keys, ID tokens and JWT access tokens.
 const SIGNING_ALG = process.env.OIDC_TEST_SIGNING_ALG || 'RS256';
+// Fixed ports (inputs; OIDC_TEST_PORT / OIDC_TEST_HTTP_PORT in provider.env are outputs).
 const HTTPS_PORT = envInt('OIDC_TEST_LISTEN_PORT', 0);
 const HTTP_PORT = envInt('OIDC_TEST_LISTEN_HTTP_PORT', 0);
 const PKJWT_JWKS = process.env.OIDC_TEST_PKJWT_JWKS || path.join(STATE_DIR, 'pkjwt.jwks.json');
@@ -415,7 +415,7 @@ class Instance {
     this.issuer = `${this.origin}${PREFIX}`;
     this.keys = [key];
     this.stats = newStats();
-    this.failures = new Map(); // route -> { status, count, error }
+    this.failures = new Map(); // route -> { status, count, error, close, body, contentType }
     this.delays = new Map(); // route -> ms
     this.headers = new Map(); // route -> Map(name -> value), added to its answers
     this.pkjwtMtime = 0;
@@ -506,6 +506,7 @@ function configuration(inst, pkjwtJwks) {
     // Rotation: each use of a refresh token consumes it and issues a new one; a consumed one
     // is rejected (and its reuse revokes the grant, as oidc-provider does).
     rotateRefreshToken: () => RT_ROTATION,
+    responseTypes: ['code'], // no implicit or hybrid flows
     interactions: {
       url: (ctx, interaction) => `${PREFIX}${INTERACTION_PATH}/${interaction.uid}`,
     },
@@ -964,7 +965,13 @@ function testMiddleware(inst) {
       ctx.status = failure.status;
       ctx.set('Cache-Control', 'no-store');
       if (failure.status === 503) ctx.set('Retry-After', '1');
-      ctx.body = { error: failure.error, error_description: 'failure injected by the test provider' };
+      if (failure.body !== undefined) {
+        // A given raw body (malformed or oversized answers).
+        ctx.type = failure.contentType;
+        ctx.body = failure.body;
+      } else {
+        ctx.body = { error: failure.error, error_description: 'failure injected by the test provider' };
+      }
       return;
     }
 
@@ -1059,15 +1066,30 @@ async function handleTestHook(inst, req, res, url) {
     return sendJson(res, 200, inst.stats);
   }
   if (p === '/test/fail' && post) {
-    const status = Number.parseInt(params.status ?? '500', 10);
+    // body=RAW or size=N: answer that raw body (N bytes of JSON padding) instead of an error.
+    const size = params.size === undefined ? undefined : Number.parseInt(params.size, 10);
+    const raw = params.body !== undefined || size !== undefined;
+    const status = Number.parseInt(params.status ?? (raw ? '200' : '500'), 10);
     const count = Number.parseInt(params.count ?? '1', 10);
-    if (!(status >= 400 && status <= 599) || !(count >= 0 && count <= 1_000_000)) {
-      return sendJson(res, 400, { error: 'invalid_request', error_description: 'status must be 400..599, count 0..1000000' });
+    if (!(status >= (raw ? 200 : 400) && status <= 599) || !(count >= 0 && count <= 1_000_000)
+        || (size !== undefined && !(size >= 0 && size <= 64 * 1024 * 1024))) {
+      return sendJson(res, 400, {
+        error: 'invalid_request',
+        error_description: 'status must be 400..599 (200..599 with body or size), count 0..1000000, size 0..64 MiB',
+      });
     }
     const error = params.error ?? (status === 503 ? 'temporarily_unavailable' : status >= 500 ? 'server_error' : 'invalid_request');
     const close = /^(1|true|yes)$/i.test(params.close ?? '');
-    inst.failures.set(route, { status, count, error, close });
-    return sendJson(res, 200, { route, status, count, error, close });
+    let body;
+    if (size !== undefined) {
+      const head = '{"keys":[],"padding":"';
+      body = Buffer.from(`${head}${'x'.repeat(Math.max(0, size - head.length - 2))}"}`.slice(0, Math.max(size, 0)));
+    } else if (params.body !== undefined) {
+      body = params.body;
+    }
+    const contentType = params.content_type ?? 'application/json';
+    inst.failures.set(route, { status, count, error, close, body, contentType });
+    return sendJson(res, 200, { route, status, count, error, close, ...(body !== undefined ? { body_bytes: Buffer.byteLength(body) } : {}) });
   }
   if (p === '/test/delay' && post) {
     const ms = Number.parseInt(params.ms ?? '0', 10);
