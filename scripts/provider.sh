@@ -44,6 +44,17 @@ answers() {
     curl -sf --max-time 2 --cacert "$dir/pki/ca.pem" -o /dev/null "$(env_value OIDC_TEST_DISCOVERY_URL)"
 }
 
+check_node() { # oidc-provider 9 needs Node.js >= 20.19 (URL.parse, crypto.hash)
+    command -v node >/dev/null || {
+        echo "provider: node is missing (scripts/deps.sh installs nodejs)" >&2
+        return 1
+    }
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' || {
+        echo "provider: Node.js $(node --version) is too old, 20.19 or newer is needed" >&2
+        return 1
+    }
+}
+
 install_deps() {
     if [ -f "$app/node_modules/.package-lock.json" ] &&
         [ "$app/node_modules/.package-lock.json" -nt "$app/package-lock.json" ]; then
@@ -62,6 +73,7 @@ start() {
         echo "provider: already running (pid $(cat "$pidfile"))"
         return 0
     fi
+    check_node
     install_deps
     bash "$root/scripts/make-certs.sh" "$dir/pki" >/dev/null
     # Default private_key_jwt client key (the tests may write their own JWKS instead).
