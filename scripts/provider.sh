@@ -56,16 +56,25 @@ check_node() { # oidc-provider 9 needs Node.js >= 20.19 (URL.parse, crypto.hash)
 }
 
 install_deps() {
-    if [ -f "$app/node_modules/.package-lock.json" ] &&
-        [ "$app/node_modules/.package-lock.json" -nt "$app/package-lock.json" ]; then
-        return 0
-    fi
+    # npm ci when node_modules does not match the committed package-lock.json (hash stamp),
+    # under a lock: several test runs may start providers at once.
+    local stamp=$app/node_modules/.asio-oidc-lock.sha256 want
+    want=$(sha256sum "$app/package-lock.json" | cut -d' ' -f1)
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
     command -v npm >/dev/null || {
         echo "provider: npm is missing (scripts/deps.sh installs nodejs and npm)" >&2
         return 1
     }
-    echo "provider: npm ci in $app"
-    (cd "$app" && npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
+    (
+        flock -w 300 9 || {
+            echo "provider: timed out waiting for another npm ci" >&2
+            exit 1
+        }
+        [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && exit 0
+        echo "provider: npm ci in $app"
+        cd "$app" && npm ci --no-audit --no-fund --prefer-offline --loglevel=error &&
+            echo "$want" >"$stamp"
+    ) 9>"${TMPDIR:-/tmp}/asio-oidc-provider-npm.lock"
 }
 
 start() {
