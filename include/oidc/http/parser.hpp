@@ -56,9 +56,27 @@ inline bool is_token(std::string_view s) noexcept {
             return false;
     return true;
 }
+/// Field-value bytes only (no CR, LF, NUL or other control but HTAB). Eight bytes at a
+/// time: a word is checked byte by byte only when it may hold a byte below 0x20 or 0x7f.
 inline bool is_field_value(std::string_view s) noexcept {
-    for (char c : s)
-        if (!http_chars.field_char[static_cast<unsigned char>(c)])
+    constexpr std::uint64_t ones = 0x0101010101010101ull;
+    constexpr std::uint64_t highs = 0x8080808080808080ull;
+    const char* p = s.data();
+    std::size_t n = s.size();
+    for (; n >= 8; p += 8, n -= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p, 8);
+        std::uint64_t below_space = (w - 0x20 * ones) & ~w & highs;
+        std::uint64_t x = w ^ (0x7f * ones);
+        std::uint64_t del = (x - ones) & ~x & highs;
+        if ((below_space | del) != 0) {
+            for (int i = 0; i < 8; ++i)
+                if (!http_chars.field_char[static_cast<unsigned char>(p[i])])
+                    return false;
+        }
+    }
+    for (; n > 0; ++p, --n)
+        if (!http_chars.field_char[static_cast<unsigned char>(*p)])
             return false;
     return true;
 }

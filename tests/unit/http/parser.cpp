@@ -543,3 +543,25 @@ TEST_CASE("parser: a large body is taken in bulk", "[http][parser]") {
     REQUIRE(p.done());
     CHECK(p.get().body == body);
 }
+
+TEST_CASE("parser: the word-at-a-time field-value check agrees with the table", "[http][parser]") {
+    using oidc::http::detail::http_chars;
+    using oidc::http::detail::is_field_value;
+    for (int b = 0; b < 256; ++b) {
+        const bool allowed = b == '\t' || (b >= 0x20 && b != 0x7f);
+        CHECK(http_chars.field_char[b] == allowed);
+        for (std::size_t len : {1u, 7u, 8u, 9u, 16u, 23u}) {
+            for (std::size_t pos = 0; pos < len; ++pos) {
+                std::string s(len, 'a');
+                s[pos] = static_cast<char>(b);
+                if (is_field_value(s) != allowed) {
+                    FAIL_CHECK("byte " << b << " at " << pos << " of " << len);
+                }
+            }
+        }
+    }
+    // bytes around the borders in one word: 0x80 next to 0x1f, 0xff next to 0x00, ...
+    CHECK_FALSE(is_field_value(std::string("\x80\x1f\x80\x80\x80\x80\x80\x80", 8)));
+    CHECK_FALSE(is_field_value(std::string("\xff\xff\xff\xff\xff\xff\xff\x00", 8)));
+    CHECK(is_field_value(std::string("\x80\x20\x7e\xff\x21\t\x7e\x80", 8)));
+}
