@@ -523,6 +523,21 @@ c_token_exchange() {
     is '.issued_token_type == "urn:ietf:params:oauth:token-type:access_token" and .token_type == "Bearer"' || fail "$(body)" || return 1
     jwt_is "$(val .access_token)" 2 --arg sub "$OIDC_TEST_USER_SUB" --arg act "$OIDC_TEST_BASIC_CLIENT_ID" \
         '.sub == $sub and .aud == "eat-backend" and .act.sub == $act' || fail "claims $(jwt_part "$(val .access_token)" 2)" || return 1
+    # With an actor token (a client_credentials token of the post client).
+    token -d grant_type=client_credentials -d client_id="$OIDC_TEST_POST_CLIENT_ID" --data-urlencode "client_secret=$OIDC_TEST_POST_CLIENT_SECRET"
+    local actor
+    actor=$(val .access_token)
+    token -u "$(basic "$OIDC_TEST_BASIC_CLIENT_ID" "$OIDC_TEST_BASIC_CLIENT_SECRET")" \
+        -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange --data-urlencode "subject_token=$subject" \
+        -d subject_token_type=urn:ietf:params:oauth:token-type:access_token --data-urlencode "actor_token=$actor" \
+        -d actor_token_type=urn:ietf:params:oauth:token-type:jwt -d 'scope=profile'
+    expect_status 200 || return 1
+    jwt_is "$(val .access_token)" 2 --arg act "$OIDC_TEST_POST_CLIENT_ID" '.act.sub == $act and .scope == "profile" and .aud == "eat-api"' ||
+        fail "actor claims $(jwt_part "$(val .access_token)" 2)" || return 1
+    token -u "$(basic "$OIDC_TEST_BASIC_CLIENT_ID" "$OIDC_TEST_BASIC_CLIENT_SECRET")" \
+        -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange --data-urlencode "subject_token=$subject" \
+        -d subject_token_type=urn:ietf:params:oauth:token-type:access_token -d 'scope=api:write'
+    expect_error 400 invalid_scope || return 1
     token -u "$(basic "$OIDC_TEST_BASIC_CLIENT_ID" "$OIDC_TEST_BASIC_CLIENT_SECRET")" \
         -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange -d subject_token=forged \
         -d subject_token_type=urn:ietf:params:oauth:token-type:access_token

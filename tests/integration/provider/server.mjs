@@ -855,8 +855,26 @@ function registerGrants(provider, inst) {
     await issueUserTokens(provider, ctx, user, scopes, GRANT_PASSWORD);
   }, ['username', 'password', 'scope']);
 
-  // Token exchange (RFC 8693): a subject access token of this provider (opaque or JWT) for a
-  // JWT access token for the requested audience, with an act claim naming the caller.
+  // An access token of this provider given to the token exchange (opaque or JWT) -> its
+  // subject (the user, or the client of a client_credentials token) and scope.
+  async function resolveExchangeToken(value, type, what) {
+    if (type !== TT_ACCESS && type !== TT_JWT) throw new errors.InvalidRequest(`unsupported ${what}_type`);
+    if (value.split('.').length === 3) {
+      try {
+        const payload = await verifyOwnJwt(inst, value);
+        return { sub: payload.sub, scope: payload.scope };
+      } catch {
+        throw new errors.InvalidGrant(`${what} is invalid or expired`);
+      }
+    }
+    const token = await provider.AccessToken.find(value) ?? await provider.ClientCredentials.find(value);
+    if (!token || token.isExpired) throw new errors.InvalidGrant(`${what} is invalid or expired`);
+    return { sub: token.accountId ?? token.clientId, scope: token.scope };
+  }
+
+  // Token exchange (RFC 8693): a subject access token of this provider for a JWT access token
+  // for the requested audience (eat-api or eat-backend), at most the subject's scope, with an
+  // act claim naming the actor (actor_token's subject, else the calling client).
   provider.registerGrantType(GRANT_TOKEN_EXCHANGE, async (ctx) => {
     const p = ctx.oidc.params;
     if (!p.subject_token || !p.subject_token_type) {
@@ -865,39 +883,26 @@ function registerGrants(provider, inst) {
     if (p.requested_token_type && p.requested_token_type !== TT_ACCESS && p.requested_token_type !== TT_JWT) {
       throw new errors.InvalidRequest('unsupported requested_token_type');
     }
-    let subject;
-    let subjectScope;
-    if (p.subject_token_type === TT_ACCESS || p.subject_token_type === TT_JWT) {
-      if (p.subject_token.split('.').length === 3) {
-        try {
-          const payload = await verifyOwnJwt(inst, p.subject_token);
-          subject = payload.sub;
-          subjectScope = payload.scope;
-        } catch {
-          throw new errors.InvalidGrant('subject_token is invalid or expired');
-        }
-      } else {
-        const token = await provider.AccessToken.find(p.subject_token);
-        if (!token || token.isExpired) throw new errors.InvalidGrant('subject_token is invalid or expired');
-        subject = token.accountId;
-        subjectScope = token.scope;
-      }
-    } else {
-      throw new errors.InvalidRequest('unsupported subject_token_type');
+    if (!p.actor_token !== !p.actor_token_type) {
+      throw new errors.InvalidRequest('actor_token and actor_token_type go together');
     }
-    const user = userBySub.get(subject);
+    const subject = await resolveExchangeToken(p.subject_token, p.subject_token_type, 'subject_token');
+    const user = userBySub.get(subject.sub);
     if (!user) throw new errors.InvalidGrant('subject_token has no user subject');
+    const actor = p.actor_token
+      ? await resolveExchangeToken(p.actor_token, p.actor_token_type, 'actor_token')
+      : { sub: ctx.oidc.client.clientId };
     const audience = p.audience ?? AUDIENCE;
-    if (Array.isArray(audience) || !EXCHANGE_AUDIENCES.has(audience)) throw new errors.InvalidTarget('audience not allowed');
+    if (!EXCHANGE_AUDIENCES.has(audience)) throw new errors.InvalidTarget('audience not allowed');
     if (p.resource && p.resource !== RESOURCE) throw new errors.InvalidTarget();
     // The new token never has more scope than the subject token.
-    const scopes = p.scope ? requestedScopes(provider, ctx) : scopeSet(subjectScope);
-    for (const s of scopes) if (!scopeSet(subjectScope).has(s)) throw new errors.InvalidScope('scope exceeds the subject token', s);
+    const scopes = p.scope ? requestedScopes(provider, ctx) : scopeSet(subject.scope);
+    for (const s of scopes) if (!scopeSet(subject.scope).has(s)) throw new errors.InvalidScope('scope exceeds the subject token', s);
 
     const { client } = ctx.oidc;
     const at = new provider.AccessToken({ accountId: user.sub, client, gty: 'token-exchange', scope: [...scopes].join(' ') || undefined });
     at.resourceServer = resourceServer(provider, audience);
-    ctx.oidcTestActor = { sub: client.clientId };
+    ctx.oidcTestActor = { sub: actor.sub };
     ctx.oidc.entity('AccessToken', at);
     const value = await at.save();
     ctx.body = {
