@@ -1146,7 +1146,13 @@ function requestHandler(getInstance) {
       sendJson(res, 503, { error: 'temporarily_unavailable', error_description: 'starting' });
       return;
     }
-    const url = new URL(req.url, inst.origin);
+    let url;
+    try {
+      url = new URL(req.url, inst.origin);
+    } catch {
+      sendJson(res, 400, { error: 'invalid_request', error_description: 'malformed request target' });
+      return;
+    }
     if (url.pathname === PREFIX || url.pathname.startsWith(`${PREFIX}/`)) {
       inst.handle(req, res);
     } else if (url.pathname.startsWith('/test/')) {
@@ -1299,6 +1305,10 @@ async function main() {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
+
+// A test server that stays up: a bug in a handler is logged, not fatal to the other tests.
+process.on('uncaughtException', (err) => console.error('uncaught exception:', err));
+process.on('unhandledRejection', (err) => console.error('unhandled rejection:', err));
 
 main().catch((err) => {
   console.error(`test provider failed to start: ${err.stack ?? err}`);
