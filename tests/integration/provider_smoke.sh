@@ -59,6 +59,9 @@ if (cmd === 'verify') {
   const key = { key: crypto.createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' };
   if (header.alg === 'PS256') Object.assign(key, { padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
   process.exit(crypto.verify(hashes[header.alg], Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url')) ? 0 : 1);
+} else if (cmd === 'jwks') { // jwks KEYFILE KID: the public JWK Set of a private key PEM
+  const jwk = crypto.createPublicKey(fs.readFileSync(a)).export({ format: 'jwk' });
+  process.stdout.write(JSON.stringify({ keys: [{ ...jwk, kid: b, use: 'sig', alg: jwk.kty === 'EC' ? 'ES256' : 'RS256' }] }));
 } else if (cmd === 'sign') {
   const key = crypto.createPrivateKey(fs.readFileSync(a));
   const alg = key.asymmetricKeyType === 'ec' ? 'ES256' : 'RS256';
@@ -556,6 +559,23 @@ c_private_key_jwt() {
     expect_error 401 invalid_client
 }
 
+pkjwt_assertion() { # KEYFILE KID -> a fresh client assertion of the private_key_jwt client
+    h sign "$1" "$2" "{\"iss\":\"$OIDC_TEST_PKJWT_CLIENT_ID\",\"sub\":\"$OIDC_TEST_PKJWT_CLIENT_ID\",\"aud\":\"$iss\",\"jti\":\"$(openssl rand -hex 12)\",\"iat\":$(now),\"exp\":$(($(now) + 60))}"
+}
+pkjwt_cc() { # ASSERTION
+    token -d grant_type=client_credentials -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \
+        -d "client_assertion=$1" -d client_id="$OIDC_TEST_PKJWT_CLIENT_ID"
+}
+
+c_pkjwt_new_key() { # a test writes its own key into the JWKS file: the provider picks it up
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/new.key" 2>/dev/null || fail "openssl" || return 1
+    h jwks "$dir/new.key" test-key-2 >"$OIDC_TEST_PKJWT_JWKS.tmp" && mv "$OIDC_TEST_PKJWT_JWKS.tmp" "$OIDC_TEST_PKJWT_JWKS"
+    pkjwt_cc "$(pkjwt_assertion "$dir/new.key" test-key-2)"
+    expect_status 200 || return 1
+    pkjwt_cc "$(pkjwt_assertion "$OIDC_TEST_PKJWT_KEY" "$OIDC_TEST_PKJWT_KID")"
+    expect_error 401 invalid_client
+}
+
 c_jwt_bearer() {
     local assertion
     assertion=$(h sign "$OIDC_TEST_PKJWT_KEY" "$OIDC_TEST_PKJWT_KID" "{\"iss\":\"$OIDC_TEST_BASIC_CLIENT_ID\",\"sub\":\"$OIDC_TEST_USER\",\"aud\":\"$iss\",\"iat\":$(now),\"exp\":$(($(now) + 60))}")
@@ -671,6 +691,7 @@ check "key rotation hook (keep and drop)" c_rotate_keys
 check "token exchange (RFC 8693)" c_token_exchange
 check "private_key_jwt client" c_private_key_jwt
 check "jwt-bearer grant (RFC 7523)" c_jwt_bearer
+check "private_key_jwt client with a key the test writes" c_pkjwt_new_key
 check "tls_client_auth client" c_tls_client_auth
 check "JWT access tokens at introspection/revocation -> unsupported_token_type" c_jwt_introspection
 check "IPv6 loopback listener" c_ipv6
