@@ -4,6 +4,8 @@
 #include <oidc/detail/config.hpp>
 #include <oidc/discovery.hpp>
 #include <oidc/error.hpp>
+#include <oidc/http/client.hpp>
+#include <oidc/http/connection.hpp>
 #include <oidc/http/parser.hpp>
 #include <oidc/http/serializer.hpp>
 #include <oidc/http/url.hpp>

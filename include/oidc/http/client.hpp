@@ -1,0 +1,461 @@
+// asio-oidc: asynchronous HTTP/1.1 client with a keep-alive pool, timeouts, cancellation,
+// TLS verification and HTTP CONNECT proxies. Knows nothing of OAuth.
+#pragma once
+
+#include <oidc/detail/config.hpp>
+#include <oidc/error.hpp>
+#include <oidc/http/connection.hpp>
+#include <oidc/http/message.hpp>
+#include <oidc/http/parser.hpp>
+#include <oidc/http/serializer.hpp>
+#include <oidc/http/url.hpp>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/associated_allocator.hpp>
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/execution_context.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace oidc::http {
+
+/// Options of an http::client. The defaults are the secure ones.
+struct client_options {
+    timeouts timeout;
+    parser_limits limits;
+    std::size_t max_idle_per_origin = 8; ///< idle connections kept per origin
+    std::size_t max_origins = 64;        ///< origins with idle connections kept
+    /// An idle connection older than this is closed instead of reused (servers close idle
+    /// keep-alive connections after a while: nginx 75 s, Apache 5 s).
+    std::chrono::milliseconds max_idle_time{30000};
+    bool allow_insecure_http = false; ///< plain http:// only when true (loopback tests, demo)
+    /// TLS context; null = system trust store (+ ca_file), TLS 1.2 minimum. Peer and host
+    /// name verification are forced on per connection whatever the context says.
+    std::shared_ptr<asio::ssl::context> tls;
+    std::string ca_file; ///< extra trusted CA certificates (PEM) when `tls` is null
+    /// "http://host:port" of an HTTP proxy, used with CONNECT for https:// targets (plain
+    /// http:// targets always go direct). Empty = none.
+    std::string proxy;
+    /// When true and `proxy` is empty: take the proxy from https_proxy / HTTPS_PROXY and
+    /// honour no_proxy / NO_PROXY (host names, domain suffixes, IP literals, "*").
+    bool proxy_from_environment = false;
+};
+
+/// Per-call settings: the client's by default (client::default_send_options()).
+struct send_options {
+    timeouts timeout;
+    parser_limits limits;
+};
+
+namespace detail {
+
+inline std::string_view trim_ascii(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
+}
+
+/// Does `host` (lower-case, IPv6 without brackets) match a no_proxy list? Entries are
+/// separated by commas; "*" matches everything; "example.com" and ".example.com" match
+/// the domain and its subdomains; IP literals match exactly; a ":port" suffix and IPv6
+/// brackets are ignored. CIDR ranges are not supported.
+inline bool no_proxy_matches(std::string_view list, std::string_view host) noexcept {
+    while (!list.empty()) {
+        auto comma = list.find(',');
+        std::string_view e = trim_ascii(list.substr(0, comma));
+        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+        if (e.empty())
+            continue;
+        if (e == "*")
+            return true;
+        if (e.front() == '[') { // [::1] or [::1]:port
+            auto close = e.find(']');
+            if (close == std::string_view::npos)
+                continue;
+            e = e.substr(1, close - 1);
+        } else if (e.find(':') == e.rfind(':') && e.find(':') != std::string_view::npos) {
+            e = e.substr(0, e.find(':')); // host:port (one colon: not an IPv6 literal)
+        }
+        while (!e.empty() && e.front() == '.')
+            e.remove_prefix(1);
+        if (!e.empty() && e.back() == '.')
+            e.remove_suffix(1);
+        if (e.empty())
+            continue;
+        std::string_view h = host;
+        if (!h.empty() && h.back() == '.')
+            h.remove_suffix(1);
+        if (h.size() < e.size())
+            continue;
+        std::string_view tail = h.substr(h.size() - e.size());
+        if (!iequals(tail, e))
+            continue;
+        if (h.size() == e.size() || h[h.size() - e.size() - 1] == '.')
+            return true;
+    }
+    return false;
+}
+
+/// Parses a proxy setting ("http://host:port" or "host:port"); only http proxies.
+inline std::error_code parse_proxy(std::string_view in, url& out) {
+    std::string s(trim_ascii(in));
+    if (s.find("://") == std::string::npos)
+        s = "http://" + s;
+    url u;
+    if (auto ec = parse_url(s, u))
+        return ec;
+    if (u.scheme != "http" || (u.path != "/" && !u.path.empty()) || !u.query.empty())
+        return make_error_code(errc::url_invalid);
+    out = std::move(u);
+    return {};
+}
+
+inline const char* getenv_either(const char* lower, const char* upper) noexcept {
+    const char* v = std::getenv(lower);
+    if (!v || !*v)
+        v = std::getenv(upper);
+    return (v && *v) ? v : nullptr;
+}
+
+/// The state every operation of one client shares: options, TLS context, idle pool.
+class client_state {
+public:
+    client_state(asio::any_io_executor ex, client_options opts)
+        : ex_(std::move(ex)), opts_(std::move(opts)) {
+        tls_ = opts_.tls ? opts_.tls : make_tls_context(opts_.ca_file);
+        std::string proxy = opts_.proxy;
+        if (proxy.empty() && opts_.proxy_from_environment) {
+            if (const char* p = getenv_either("https_proxy", "HTTPS_PROXY"))
+                proxy = p;
+            if (const char* n = getenv_either("no_proxy", "NO_PROXY"))
+                no_proxy_ = n;
+        }
+        if (!proxy.empty()) {
+            url u;
+            proxy_error_ = parse_proxy(proxy, u);
+            if (!proxy_error_)
+                proxy_ = std::move(u);
+        }
+    }
+
+    const asio::any_io_executor& executor() const noexcept { return ex_; }
+    const client_options& options() const noexcept { return opts_; }
+    const std::shared_ptr<asio::ssl::context>& tls() const noexcept { return tls_; }
+
+    /// The proxy for this target, or null for a direct connection. `ec` is set when the
+    /// configured proxy is not a valid http://host:port URL.
+    const url* proxy_for(const url& target, std::error_code& ec) const {
+        if (target.scheme != "https" || (!proxy_ && !proxy_error_))
+            return nullptr;
+        if (!no_proxy_.empty() && no_proxy_matches(no_proxy_, target.host))
+            return nullptr;
+        if (proxy_error_) {
+            ec = proxy_error_;
+            return nullptr;
+        }
+        return &*proxy_;
+    }
+
+    /// The most recently used live idle connection to `origin`, or null.
+    std::shared_ptr<connection> take(const std::string& origin) {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = idle_.find(origin);
+        if (it == idle_.end())
+            return nullptr;
+        auto& v = it->second;
+        auto now = connection::clock::now();
+        std::shared_ptr<connection> c;
+        while (!v.empty() && !c) {
+            auto cand = std::move(v.back());
+            v.pop_back();
+            if (now - cand->idle_since <= opts_.max_idle_time && cand->idle_alive())
+                c = std::move(cand);
+        }
+        if (v.empty())
+            idle_.erase(it);
+        return c;
+    }
+
+    /// Returns a connection that completed its response and may be reused.
+    void put(const std::string& origin, std::shared_ptr<connection> c) {
+        if (opts_.max_idle_per_origin == 0 || opts_.max_origins == 0 || !c->quiesce())
+            return;
+        c->idle_since = connection::clock::now();
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = idle_.find(origin);
+        if (it == idle_.end()) {
+            if (idle_.size() >= opts_.max_origins)
+                evict_one_origin();
+            it = idle_.emplace(origin, std::vector<std::shared_ptr<connection>>{}).first;
+        }
+        auto& v = it->second;
+        v.push_back(std::move(c));
+        if (v.size() > opts_.max_idle_per_origin)
+            v.erase(v.begin()); // the oldest
+    }
+
+    void close_idle() {
+        std::unordered_map<std::string, std::vector<std::shared_ptr<connection>>> gone;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            gone.swap(idle_);
+        }
+    }
+
+    std::size_t idle_count() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        std::size_t n = 0;
+        for (const auto& [o, v] : idle_)
+            n += v.size();
+        return n;
+    }
+
+private:
+    void evict_one_origin() {
+        auto victim = idle_.end();
+        for (auto it = idle_.begin(); it != idle_.end(); ++it)
+            if (victim == idle_.end() ||
+                it->second.back()->idle_since < victim->second.back()->idle_since)
+                victim = it;
+        if (victim != idle_.end())
+            idle_.erase(victim);
+    }
+
+    asio::any_io_executor ex_;
+    client_options opts_;
+    std::shared_ptr<asio::ssl::context> tls_;
+    std::optional<url> proxy_;
+    std::error_code proxy_error_;
+    std::string no_proxy_;
+    mutable std::mutex mu_;
+    std::unordered_map<std::string, std::vector<std::shared_ptr<connection>>> idle_;
+};
+
+using send_result = std::pair<std::error_code, response>;
+
+/// The I/O driver of one request; runs on a strand of the client's executor.
+inline asio::awaitable<send_result> send_impl(std::shared_ptr<client_state> st, request req,
+                                              send_options so) {
+    send_result out;
+    url u;
+    if (auto ec = parse_url(req.target, u)) {
+        out.first = ec;
+        co_return out;
+    }
+    if (u.scheme != "https" && !st->options().allow_insecure_http) {
+        out.first = make_error_code(errc::insecure_scheme);
+        co_return out;
+    }
+    std::error_code ec;
+    const url* proxy = st->proxy_for(u, ec);
+    if (ec) {
+        out.first = ec;
+        co_return out;
+    }
+    std::string wire;
+    if ((ec = serialize_request(req, u.target(), u.host_header(), wire))) {
+        out.first = ec;
+        co_return out;
+    }
+    const std::string origin = u.origin();
+    const bool head = req.method == verb::head;
+    response_parser parser(so.limits);
+
+    for (int attempt = 0;; ++attempt) {
+        std::shared_ptr<connection> conn = attempt == 0 ? st->take(origin) : nullptr;
+        const bool reused = conn != nullptr;
+        if (!conn) {
+            conn = std::make_shared<connection>(st->executor(),
+                                                u.scheme == "https" ? st->tls() : nullptr);
+            ec = co_await conn->connect(u, proxy, so.timeout);
+            if (ec) {
+                conn->close();
+                out.first = ec;
+                co_return out;
+            }
+        }
+        parser.reset(head);
+        bool any_bytes = false;
+        ec = co_await conn->write(wire, so.timeout.write);
+        if (!ec)
+            ec = co_await conn->read_response(parser, so.timeout.read, any_bytes);
+        if (ec) {
+            conn->close();
+            // The stale keep-alive race: a reused idle connection that the server closed
+            // (write failed, or EOF/reset before any response byte) is retried once on a
+            // fresh connection - for every method, POST included, because nothing of a
+            // response arrived (the same choice as curl and browsers). Timeouts,
+            // cancellation and errors after the first byte are never retried.
+            if (reused && !any_bytes && detail::is_peer_closed(ec))
+                continue;
+            out.first = detail::is_peer_closed(ec) ? make_error_code(errc::http_truncated) : ec;
+            co_return out;
+        }
+        if (conn->reusable(parser))
+            st->put(origin, std::move(conn));
+        else
+            conn->close();
+        out.second = parser.release();
+        co_return out;
+    }
+}
+
+inline asio::awaitable<send_result> send_op(std::shared_ptr<client_state> st, request req,
+                                            send_options so) {
+    try {
+        co_return co_await send_impl(std::move(st), std::move(req), std::move(so));
+    } catch (const std::system_error& e) {
+        co_return send_result{e.code(), response{}};
+    } catch (const std::bad_alloc&) {
+        co_return send_result{std::make_error_code(std::errc::not_enough_memory), response{}};
+    }
+}
+
+/// Adapts co_spawn's void(exception_ptr, send_result) to void(error_code, response),
+/// keeping the handler's executor, allocator and cancellation slot.
+template <class Handler>
+struct send_completion {
+    Handler handler;
+    void operator()(std::exception_ptr ep, send_result r) {
+        if (ep) {
+            try {
+                std::rethrow_exception(ep);
+            } catch (const std::system_error& e) {
+                r.first = e.code();
+            } catch (...) {
+                r.first = std::make_error_code(std::errc::state_not_recoverable);
+            }
+        }
+        std::move(handler)(r.first, std::move(r.second));
+    }
+};
+
+struct initiate_send {
+    template <class Handler>
+    void operator()(Handler&& h, std::shared_ptr<client_state> st, request req,
+                    send_options so) const {
+        auto strand = asio::make_strand(st->executor());
+        asio::co_spawn(std::move(strand), send_op(std::move(st), std::move(req), std::move(so)),
+                       send_completion<std::decay_t<Handler>>{std::forward<Handler>(h)});
+    }
+};
+
+} // namespace detail
+
+/// An asynchronous HTTP/1.1 client: TLS with verification, a keep-alive pool per origin,
+/// per-step timeouts, per-operation cancellation, optional HTTP CONNECT proxy.
+///
+/// Thread safety: one client may be used concurrently by any number of coroutines and
+/// threads (the pool is behind a mutex; each request runs on its own strand). Lifetime:
+/// operations keep the shared state alive, but the client and its pooled connections must
+/// be destroyed before the execution context.
+class client {
+public:
+    using executor_type = asio::any_io_executor;
+
+    explicit client(executor_type ex, client_options opts = {})
+        : st_(std::make_shared<detail::client_state>(std::move(ex), std::move(opts))) {}
+
+    template <class ExecutionContext>
+    requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>
+    explicit client(ExecutionContext& ctx, client_options opts = {})
+        : client(executor_type(ctx.get_executor()), std::move(opts)) {}
+
+    executor_type get_executor() const { return st_->executor(); }
+    const client_options& options() const noexcept { return st_->options(); }
+
+    /// The client's timeouts and limits, to adjust for one call.
+    send_options default_send_options() const {
+        return send_options{st_->options().timeout, st_->options().limits};
+    }
+
+    /// Sends `req` (`req.target` is an absolute http(s) URL) and reads the response.
+    ///
+    /// - Handler: `void(std::error_code, http::response)`; any completion token, default
+    ///   `asio::use_awaitable` (which throws std::system_error on error).
+    /// - Executor: the I/O runs on a strand of the client's executor; the handler runs on
+    ///   its associated executor (else that strand), never inside this call.
+    /// - Lifetimes: `req` is moved in; the client may be destroyed while this runs.
+    /// - Cancellation: terminal cancellation through the handler's cancellation slot
+    ///   (cancellation_signal, parallel_group, awaitable operators) completes with
+    ///   asio::error::operation_aborted; the connection is dropped.
+    /// - Errors: errc::url_invalid, errc::insecure_scheme (http:// not allowed),
+    ///   errc::timed_out, errc::tls_* (certificate verification), errc::proxy_connect_failed,
+    ///   the parser's errc::http_* (limits, framing, errc::http_truncated), socket errors.
+    ///   Any HTTP status is a success here.
+    /// - Retries: a reused idle connection found closed by the server (write failure, or
+    ///   EOF/reset before the first response byte) is retried once on a fresh connection,
+    ///   for every method (nothing of a response arrived: the stale keep-alive race).
+    /// - Spec: RFC 9112 (HTTP/1.1 messages, persistence 9.3), RFC 9110 9.3.6 (CONNECT),
+    ///   RFC 6125 / RFC 9525 (host name verification), RFC 6066 3 (SNI, not for IPs).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    requires(!std::is_same_v<std::decay_t<CompletionToken>, send_options>) auto async_send(
+        request req, CompletionToken&& token = {}) {
+        return async_send(std::move(req), default_send_options(),
+                          std::forward<CompletionToken>(token));
+    }
+
+    /// The same with per-call timeouts and limits.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto async_send(request req, send_options opts, CompletionToken&& token = {}) {
+        return asio::async_initiate<CompletionToken, void(std::error_code, response)>(
+            detail::initiate_send{}, token, st_, std::move(req), std::move(opts));
+    }
+
+    /// Closes every idle pooled connection (requests in flight are not affected).
+    void close_idle() { st_->close_idle(); }
+
+    /// Idle connections in the pool (for tests and metrics).
+    std::size_t idle_connections() const { return st_->idle_count(); }
+
+private:
+    std::shared_ptr<detail::client_state> st_;
+};
+
+} // namespace oidc::http
+
+template <class Handler, class Executor>
+struct asio::associated_executor<oidc::http::detail::send_completion<Handler>, Executor> {
+    using type = asio::associated_executor_t<Handler, Executor>;
+    static type get(const oidc::http::detail::send_completion<Handler>& h,
+                    const Executor& ex = Executor()) noexcept {
+        return asio::get_associated_executor(h.handler, ex);
+    }
+};
+
+template <class Handler, class Allocator>
+struct asio::associated_allocator<oidc::http::detail::send_completion<Handler>, Allocator> {
+    using type = asio::associated_allocator_t<Handler, Allocator>;
+    static type get(const oidc::http::detail::send_completion<Handler>& h,
+                    const Allocator& a = Allocator()) noexcept {
+        return asio::get_associated_allocator(h.handler, a);
+    }
+};
+
+template <class Handler, class Slot>
+struct asio::associated_cancellation_slot<oidc::http::detail::send_completion<Handler>, Slot> {
+    using type = asio::associated_cancellation_slot_t<Handler, Slot>;
+    static type get(const oidc::http::detail::send_completion<Handler>& h,
+                    const Slot& s = Slot()) noexcept {
+        return asio::get_associated_cancellation_slot(h.handler, s);
+    }
+};

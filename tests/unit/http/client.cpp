@@ -1,0 +1,706 @@
+// Tests for include/oidc/http/client.hpp against in-test servers on 127.0.0.1.
+#include <oidc/http/client.hpp>
+
+#include "catch.hpp"
+#include "test_server.hpp"
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using oidc::errc;
+using oidc::http::client;
+using oidc_test::get;
+using oidc_test::ok_response;
+using oidc_test::send_now;
+using oidc_test::server_conn;
+using oidc_test::test_server;
+
+namespace {
+
+/// Answers every request on a connection with a small JSON body (keep-alive).
+asio::awaitable<void> echo_json(server_conn& c, int) {
+    for (;;) {
+        std::string req = co_await c.read_request();
+        if (req.empty())
+            co_return;
+        std::string line = req.substr(0, req.find("\r\n"));
+        if (!co_await c.write(ok_response("{\"line\":\"" + line + "\"}")))
+            co_return;
+    }
+}
+
+} // namespace
+
+TEST_CASE("keep-alive: sequential requests reuse one connection", "[http-client]") {
+    std::vector<std::string> seen;
+    std::mutex mu;
+    test_server srv([&](server_conn& c, int) -> asio::awaitable<void> {
+        for (;;) {
+            std::string req = co_await c.read_request();
+            if (req.empty())
+                co_return;
+            {
+                std::lock_guard<std::mutex> l(mu);
+                seen.push_back(req);
+            }
+            co_await c.write(ok_response("{\"n\":1}"));
+        }
+    });
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    for (int i = 0; i < 5; ++i) {
+        auto r = send_now(ioc, c, get(srv.url("/p?i=" + std::to_string(i))));
+        REQUIRE(r.completed);
+        REQUIRE_FALSE(r.ec);
+        CHECK(r.res.status == 200);
+        CHECK(r.res.body == "{\"n\":1}");
+        CHECK(r.res.headers.get("content-type") == "application/json");
+    }
+    CHECK(srv.accepted() == 1);
+    CHECK(c.idle_connections() == 1);
+    std::lock_guard<std::mutex> l(mu);
+    REQUIRE(seen.size() == 5);
+    CHECK(seen[3].rfind("GET /p?i=3 HTTP/1.1\r\n", 0) == 0);
+    CHECK(seen[3].find("\r\nHost: 127.0.0.1:" + std::to_string(srv.port()) + "\r\n") !=
+          std::string::npos);
+}
+
+TEST_CASE("POST body and chunked response", "[http-client]") {
+    std::string got;
+    test_server srv([&](server_conn& c, int) -> asio::awaitable<void> {
+        got = co_await c.read_request();
+        co_await c.write("HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "4\r\n{\"a\"\r\n6\r\n:true}\r\n0\r\n\r\n");
+        co_await c.wait_closed(5s);
+    });
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    oidc::http::request req;
+    req.method = oidc::http::verb::post;
+    req.target = srv.url("/token");
+    req.headers.set("Content-Type", "application/x-www-form-urlencoded");
+    req.body = "grant_type=client_credentials";
+    auto r = send_now(ioc, c, std::move(req));
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.res.status == 201);
+    CHECK(r.res.body == "{\"a\":true}");
+    CHECK(got.rfind("POST /token HTTP/1.1\r\n", 0) == 0);
+    CHECK(got.find("Content-Length: 29\r\n") != std::string::npos);
+    CHECK(got.substr(got.size() - 29) == "grant_type=client_credentials");
+}
+
+TEST_CASE("HEAD and Connection: close are honoured", "[http-client]") {
+    test_server srv([](server_conn& c, int) -> asio::awaitable<void> {
+        std::string req = co_await c.read_request();
+        if (req.rfind("HEAD", 0) == 0) {
+            // Content-Length announces a body a HEAD response never carries.
+            co_await c.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+            req = co_await c.read_request();
+        }
+        co_await c.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        c.close();
+    });
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    auto h = get(srv.url("/"));
+    h.method = oidc::http::verb::head;
+    auto r1 = send_now(ioc, c, h);
+    REQUIRE_FALSE(r1.ec);
+    CHECK(r1.res.body.empty());
+    auto r2 = send_now(ioc, c, get(srv.url("/")));
+    REQUIRE_FALSE(r2.ec);
+    CHECK(r2.res.body == "ok");
+    CHECK(srv.accepted() == 1);
+    CHECK(c.idle_connections() == 0); // Connection: close
+}
+
+TEST_CASE("plain http is refused by default, bad URLs are refused", "[http-client]") {
+    test_server srv(echo_json);
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc::http::client_options{});
+    auto r = send_now(ioc, c, get(srv.url("/")));
+    REQUIRE(r.completed);
+    CHECK(r.ec == errc::insecure_scheme);
+    CHECK(srv.accepted() == 0);
+    auto bad = send_now(ioc, c, get("https://user:pw@127.0.0.1/"));
+    CHECK(bad.ec == errc::url_invalid);
+    auto rel = send_now(ioc, c, get("/relative"));
+    CHECK(rel.ec == errc::url_invalid);
+    oidc::http::request inj = get("https://127.0.0.1:1/");
+    inj.headers.set("X-Evil", "a\r\nInjected: 1");
+    CHECK(send_now(ioc, c, inj).ec == errc::http_header_invalid);
+}
+
+TEST_CASE("connection refused is reported", "[http-client]") {
+    asio::io_context ioc;
+    unsigned short port;
+    {
+        asio::ip::tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+        port = a.local_endpoint().port();
+    }
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    auto r = send_now(ioc, c, get("http://127.0.0.1:" + std::to_string(port) + "/"));
+    REQUIRE(r.completed);
+    CHECK(r.ec == asio::error::connection_refused);
+}
+
+TEST_CASE("connect timeout when the listen backlog is full", "[http-client]") {
+    asio::io_context ioc;
+    asio::ip::tcp::acceptor a(ioc);
+    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    a.open(ep.protocol());
+    a.bind(ep);
+    a.listen(0);
+    auto port = a.local_endpoint().port();
+    // Fill the accept queue; later SYNs are dropped and the connect hangs.
+    std::vector<std::unique_ptr<asio::ip::tcp::socket>> fillers;
+    for (int i = 0; i < 4; ++i) {
+        fillers.push_back(std::make_unique<asio::ip::tcp::socket>(ioc));
+        fillers.back()->async_connect({asio::ip::make_address("127.0.0.1"), port},
+                                      [](std::error_code) {});
+    }
+    ioc.run_for(200ms);
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    auto so = c.default_send_options();
+    so.timeout.connect = 300ms;
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = send_now(ioc, c, get("http://127.0.0.1:" + std::to_string(port) + "/"), so);
+    auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE(r.completed);
+    CHECK(r.ec == errc::timed_out);
+    CHECK(took < 3s);
+}
+
+TEST_CASE("resolving localhost works and http://[::1] works", "[http-client]") {
+    test_server srv(echo_json);
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    auto r = send_now(ioc, c, get("http://localhost:" + std::to_string(srv.port()) + "/x"));
+    if (r.ec == asio::error::connection_refused) {
+        WARN("localhost resolved to ::1 first and the server listens on 127.0.0.1 only");
+    } else {
+        REQUIRE_FALSE(r.ec);
+        CHECK(r.res.body == "{\"line\":\"GET /x HTTP/1.1\"}");
+    }
+    oidc_test::server_options o;
+    o.ipv6 = true;
+    std::unique_ptr<test_server> v6;
+    try {
+        v6 = std::make_unique<test_server>(echo_json, o);
+    } catch (const std::exception&) {
+        WARN("no IPv6 loopback here");
+        return;
+    }
+    auto r6 = send_now(ioc, c, get(v6->url("/six")));
+    REQUIRE_FALSE(r6.ec);
+    CHECK(r6.res.body == "{\"line\":\"GET /six HTTP/1.1\"}");
+}
+
+// ---- TLS ----
+
+TEST_CASE("TLS: verified keep-alive against the test CA", "[http-client][tls]") {
+    oidc_test::server_options so;
+    so.tls = true;
+    test_server srv(echo_json, so);
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    for (int i = 0; i < 3; ++i) {
+        auto r = send_now(ioc, c, get(srv.url("/tls")));
+        REQUIRE(r.completed);
+        REQUIRE_FALSE(r.ec);
+        CHECK(r.res.body == "{\"line\":\"GET /tls HTTP/1.1\"}");
+    }
+    CHECK(srv.accepted() == 1);
+    // By name: SNI and DNS host name verification.
+    auto byname = send_now(ioc, c, get("https://localhost:" + std::to_string(srv.port()) + "/n"));
+    if (byname.ec != asio::error::connection_refused) {
+        REQUIRE_FALSE(byname.ec);
+        CHECK(byname.res.status == 200);
+    }
+}
+
+namespace {
+std::error_code tls_error_with(const std::string& cert, const std::string& key,
+                               oidc::http::client_options co = oidc_test::test_client_options()) {
+    oidc_test::server_options so;
+    so.tls = true;
+    so.cert_file = oidc_test::pki(cert);
+    so.key_file = oidc_test::pki(key);
+    test_server srv(echo_json, so);
+    asio::io_context ioc;
+    client c(ioc.get_executor(), std::move(co));
+    auto r = send_now(ioc, c, get(srv.url("/")));
+    REQUIRE(r.completed);
+    CHECK(c.idle_connections() == 0);
+    return r.ec;
+}
+} // namespace
+
+TEST_CASE("TLS: each certificate failure has its own error", "[http-client][tls]") {
+    auto wrong = tls_error_with("wrong-host.pem", "wrong-host.key");
+    CHECK(wrong == errc::tls_host_name_mismatch);
+    CHECK(wrong.message() == "TLS certificate does not match the host name");
+    CHECK(tls_error_with("expired.pem", "expired.key") == errc::tls_certificate_expired);
+    CHECK(tls_error_with("self-signed.pem", "self-signed.key") == errc::tls_certificate_untrusted);
+    // Without the test CA the valid server certificate is not trusted either.
+    oidc::http::client_options no_ca;
+    CHECK(tls_error_with("server-chain.pem", "server.key", no_ca) ==
+          errc::tls_certificate_untrusted);
+}
+
+TEST_CASE("TLS: a caller context cannot switch verification off", "[http-client][tls]") {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    ctx->set_verify_mode(asio::ssl::verify_none);
+    oidc::http::client_options co;
+    co.tls = ctx;
+    CHECK(tls_error_with("self-signed.pem", "self-signed.key", co) ==
+          errc::tls_certificate_untrusted);
+}
+
+TEST_CASE("TLS: a bad CA file is a clear error at construction", "[http-client][tls]") {
+    asio::io_context ioc;
+    oidc::http::client_options co;
+    co.ca_file = "/nonexistent/ca.pem";
+    CHECK_THROWS_AS(client(ioc.get_executor(), co), std::system_error);
+}
+
+// ---- completion tokens and cancellation ----
+
+TEST_CASE("any completion token: use_awaitable throws, as_tuple, use_future", "[http-client]") {
+    test_server srv(echo_json);
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    bool threw = false;
+    int status = 0;
+    std::error_code tuple_ec;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto res = co_await c.async_send(get(srv.url("/aw")));
+            status = res.status;
+            try {
+                co_await c.async_send(get("ftp://127.0.0.1/"));
+            } catch (const std::system_error& e) {
+                threw = e.code() == errc::url_invalid;
+            }
+            auto [ec, r] = co_await c.async_send(get("nope"), oidc::net::use_nothrow_awaitable);
+            tuple_ec = ec;
+        },
+        asio::detached);
+    ioc.run_for(10s);
+    CHECK(status == 200);
+    CHECK(threw);
+    CHECK(tuple_ec == errc::url_invalid);
+
+    ioc.restart();
+    std::thread t([&] { ioc.run_for(10s); });
+    auto work = asio::make_work_guard(ioc);
+    std::future<oidc::http::response> f = c.async_send(get(srv.url("/fut")), asio::use_future);
+    auto st = f.wait_for(10s);
+    work.reset();
+    REQUIRE(st == std::future_status::ready);
+    CHECK(f.get().body == "{\"line\":\"GET /fut HTTP/1.1\"}");
+    ioc.stop();
+    t.join();
+}
+
+TEST_CASE("the handler is never called inside async_send", "[http-client]") {
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc::http::client_options{});
+    bool called = false;
+    c.async_send(get("http://127.0.0.1/"), [&](std::error_code ec, oidc::http::response) {
+        called = true;
+        CHECK(ec == errc::insecure_scheme);
+    });
+    CHECK_FALSE(called);
+    ioc.run_for(5s);
+    CHECK(called);
+}
+
+TEST_CASE("cancellation_signal cancels a request and drops its connection", "[http-client]") {
+    std::atomic<bool> peer_closed{false};
+    test_server srv([&](server_conn& c, int) -> asio::awaitable<void> {
+        co_await c.read_request();
+        peer_closed = co_await c.wait_closed(10s); // never answers
+    });
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    asio::cancellation_signal sig;
+    oidc_test::sent out;
+    c.async_send(
+        get(srv.url("/hang")),
+        asio::bind_cancellation_slot(sig.slot(), [&](std::error_code ec, oidc::http::response r) {
+            out.ec = ec;
+            out.res = std::move(r);
+            out.completed = true;
+        }));
+    asio::steady_timer t(ioc, 150ms);
+    t.async_wait([&](std::error_code) { sig.emit(asio::cancellation_type::terminal); });
+    auto t0 = std::chrono::steady_clock::now();
+    while (!out.completed && std::chrono::steady_clock::now() - t0 < 10s)
+        ioc.run_one_for(50ms);
+    REQUIRE(out.completed);
+    CHECK(out.ec == asio::error::operation_aborted);
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    CHECK(c.idle_connections() == 0);
+    for (int i = 0; i < 100 && !peer_closed; ++i)
+        std::this_thread::sleep_for(20ms);
+    CHECK(peer_closed);
+}
+
+TEST_CASE("awaitable operators race a request against a timer", "[http-client]") {
+    using namespace asio::experimental::awaitable_operators;
+    test_server srv([](server_conn& c, int) -> asio::awaitable<void> {
+        co_await c.read_request();
+        co_await c.wait_closed(10s);
+    });
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    int winner = -1;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            asio::steady_timer t(co_await asio::this_coro::executor, 100ms);
+            auto r =
+                co_await (c.async_send(get(srv.url("/"))) || t.async_wait(asio::use_awaitable));
+            winner = static_cast<int>(r.index());
+        },
+        asio::detached);
+    ioc.run_for(10s);
+    CHECK(winner == 1);
+    CHECK(c.idle_connections() == 0);
+}
+
+// ---- pool ----
+
+TEST_CASE("pool: bounded per origin", "[http-client][pool]") {
+    test_server srv([](server_conn& c, int) -> asio::awaitable<void> {
+        for (;;) {
+            std::string req = co_await c.read_request();
+            if (req.empty())
+                co_return;
+            co_await oidc_test::sleep_for(50ms); // keep requests overlapping
+            co_await c.write(ok_response("{}"));
+        }
+    });
+    asio::io_context ioc;
+    auto co = oidc_test::test_client_options();
+    co.max_idle_per_origin = 2;
+    client c(ioc.get_executor(), co);
+    int done = 0;
+    for (int i = 0; i < 4; ++i)
+        c.async_send(get(srv.url("/")), [&](std::error_code ec, oidc::http::response) {
+            CHECK_FALSE(ec);
+            ++done;
+        });
+    ioc.run_for(10s);
+    CHECK(done == 4);
+    CHECK(srv.accepted() == 4);
+    CHECK(c.idle_connections() == 2);
+    c.close_idle();
+    CHECK(c.idle_connections() == 0);
+}
+
+TEST_CASE("pool: an idle connection the server closed is not used", "[http-client][pool]") {
+    test_server srv([](server_conn& c, int) -> asio::awaitable<void> {
+        co_await c.read_request();
+        co_await c.write(ok_response("{}")); // keep-alive announced, then closed
+        c.close();
+    });
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    REQUIRE_FALSE(send_now(ioc, c, get(srv.url("/1"))).ec);
+    std::this_thread::sleep_for(100ms); // the FIN arrives while idle
+    auto r = send_now(ioc, c, get(srv.url("/2")));
+    REQUIRE_FALSE(r.ec);
+    CHECK(srv.accepted() == 2);
+}
+
+TEST_CASE("pool: the stale keep-alive race is retried once on a fresh connection",
+          "[http-client][pool]") {
+    auto method = GENERATE(oidc::http::verb::get, oidc::http::verb::post);
+    std::atomic<int> requests{0};
+    test_server srv([&](server_conn& c, int index) -> asio::awaitable<void> {
+        for (int n = 0;; ++n) {
+            std::string req = co_await c.read_request();
+            if (req.empty())
+                co_return;
+            ++requests;
+            if (index == 0 && n == 1) {
+                c.close(); // read the second request, then close without an answer
+                co_return;
+            }
+            co_await c.write(ok_response("{\"c\":" + std::to_string(index) + "}"));
+        }
+    });
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    auto req = get(srv.url("/"));
+    req.method = method;
+    REQUIRE_FALSE(send_now(ioc, c, req).ec);
+    auto r = send_now(ioc, c, req);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.res.body == "{\"c\":1}");
+    CHECK(srv.accepted() == 2);
+    CHECK(requests == 3);
+    // A fresh connection closed the same way is not retried.
+    c.close_idle();
+    test_server rude([](server_conn& c, int) -> asio::awaitable<void> {
+        co_await c.read_request();
+        c.close();
+    });
+    auto r2 = send_now(ioc, c, get(rude.url("/")));
+    CHECK(r2.ec == errc::http_truncated);
+    CHECK(rude.accepted() == 1);
+}
+
+TEST_CASE("pool: idle connections expire after max_idle_time", "[http-client][pool]") {
+    test_server srv(echo_json);
+    asio::io_context ioc;
+    auto co = oidc_test::test_client_options();
+    co.max_idle_time = 50ms;
+    client c(ioc.get_executor(), co);
+    REQUIRE_FALSE(send_now(ioc, c, get(srv.url("/"))).ec);
+    std::this_thread::sleep_for(120ms);
+    REQUIRE_FALSE(send_now(ioc, c, get(srv.url("/"))).ec);
+    CHECK(srv.accepted() == 2);
+}
+
+// ---- proxy ----
+
+namespace {
+
+asio::awaitable<void> pump(asio::ip::tcp::socket& from, asio::ip::tcp::socket& to) {
+    char buf[8192];
+    for (;;) {
+        auto [ec, n] =
+            co_await from.async_read_some(asio::buffer(buf), oidc::net::use_nothrow_awaitable);
+        if (n > 0) {
+            auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf, n),
+                                                        oidc::net::use_nothrow_awaitable);
+            if (wec)
+                break;
+        }
+        if (ec)
+            break;
+    }
+    std::error_code ignored;
+    to.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+/// A tiny CONNECT proxy that records the request lines it saw.
+struct connect_proxy {
+    std::mutex mu;
+    std::vector<std::string> lines;
+    test_server srv{[this](server_conn& c, int) -> asio::awaitable<void> {
+        std::string req = co_await c.read_request();
+        std::string line = req.substr(0, req.find("\r\n"));
+        {
+            std::lock_guard<std::mutex> l(mu);
+            lines.push_back(line);
+        }
+        if (line.rfind("CONNECT 127.0.0.1:", 0) != 0) {
+            co_await c.write("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+            co_return;
+        }
+        auto port = static_cast<unsigned short>(std::stoi(line.substr(18)));
+        auto ex = co_await asio::this_coro::executor;
+        asio::ip::tcp::socket up(ex);
+        auto [ec] = co_await up.async_connect({asio::ip::make_address("127.0.0.1"), port},
+                                              oidc::net::use_nothrow_awaitable);
+        if (ec) {
+            co_await c.write("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+            co_return;
+        }
+        co_await c.write("HTTP/1.1 200 Connection established\r\n\r\n");
+        using namespace asio::experimental::awaitable_operators;
+        co_await (pump(c.socket(), up) && pump(up, c.socket()));
+    }};
+};
+
+} // namespace
+
+TEST_CASE("proxy: https through HTTP CONNECT, TLS inside the tunnel", "[http-client][proxy]") {
+    oidc_test::server_options so;
+    so.tls = true;
+    test_server target(echo_json, so);
+    connect_proxy proxy;
+    asio::io_context ioc;
+    auto co = oidc_test::test_client_options();
+    co.proxy = "http://127.0.0.1:" + std::to_string(proxy.srv.port());
+    client c(ioc.get_executor(), co);
+    for (int i = 0; i < 2; ++i) {
+        auto r = send_now(ioc, c, get(target.url("/via-proxy")));
+        REQUIRE_FALSE(r.ec);
+        CHECK(r.res.body == "{\"line\":\"GET /via-proxy HTTP/1.1\"}");
+    }
+    CHECK(proxy.srv.accepted() == 1); // the tunnel is kept alive
+    std::lock_guard<std::mutex> l(proxy.mu);
+    REQUIRE(proxy.lines.size() == 1);
+    CHECK(proxy.lines[0] == "CONNECT 127.0.0.1:" + std::to_string(target.port()) + " HTTP/1.1");
+}
+
+TEST_CASE("proxy: a refused CONNECT and a bad proxy setting are clear errors",
+          "[http-client][proxy]") {
+    connect_proxy proxy;
+    asio::io_context ioc;
+    auto co = oidc_test::test_client_options();
+    co.proxy = "127.0.0.1:" + std::to_string(proxy.srv.port()); // scheme-less form
+    client c(ioc.get_executor(), co);
+    auto r = send_now(ioc, c, get("https://localhost:1/"));
+    CHECK(r.ec == errc::proxy_connect_failed);
+    co.proxy = "https://127.0.0.1:1";
+    client bad(ioc.get_executor(), co);
+    CHECK(send_now(ioc, bad, get("https://127.0.0.1:1/")).ec == errc::url_invalid);
+}
+
+TEST_CASE("proxy: from the environment, with no_proxy", "[http-client][proxy]") {
+    oidc_test::server_options so;
+    so.tls = true;
+    test_server target(echo_json, so);
+    connect_proxy proxy;
+    asio::io_context ioc;
+    auto co = oidc_test::test_client_options();
+    co.proxy_from_environment = true;
+    std::string p = "http://127.0.0.1:" + std::to_string(proxy.srv.port());
+    ::setenv("https_proxy", p.c_str(), 1);
+    ::setenv("no_proxy", "example.com,127.0.0.1", 1);
+    client direct(ioc.get_executor(), co);
+    ::setenv("no_proxy", "example.com", 1);
+    client proxied(ioc.get_executor(), co);
+    ::unsetenv("https_proxy");
+    ::unsetenv("no_proxy");
+    REQUIRE_FALSE(send_now(ioc, direct, get(target.url("/"))).ec);
+    CHECK(proxy.srv.accepted() == 0);
+    REQUIRE_FALSE(send_now(ioc, proxied, get(target.url("/"))).ec);
+    CHECK(proxy.srv.accepted() == 1);
+}
+
+TEST_CASE("no_proxy matching", "[http-client][proxy]") {
+    using oidc::http::detail::no_proxy_matches;
+    CHECK(no_proxy_matches("*", "anything.test"));
+    CHECK(no_proxy_matches("example.com", "example.com"));
+    CHECK(no_proxy_matches("example.com", "api.example.com"));
+    CHECK(no_proxy_matches(".example.com", "api.example.com"));
+    CHECK(no_proxy_matches(" a.test , Example.COM ", "example.com"));
+    CHECK_FALSE(no_proxy_matches("example.com", "badexample.com"));
+    CHECK_FALSE(no_proxy_matches("api.example.com", "example.com"));
+    CHECK(no_proxy_matches("127.0.0.1", "127.0.0.1"));
+    CHECK(no_proxy_matches("localhost:8443", "localhost"));
+    CHECK(no_proxy_matches("[::1]", "::1"));
+    CHECK(no_proxy_matches("::1", "::1"));
+    CHECK_FALSE(no_proxy_matches("", "example.com"));
+    CHECK_FALSE(no_proxy_matches(",,", "example.com"));
+    CHECK_FALSE(no_proxy_matches("127.0.0.1", "127.0.0.10"));
+}
+
+// ---- threads ----
+
+TEST_CASE("200 concurrent coroutines share one client on a 2-thread io_context",
+          "[http-client][threads]") {
+    auto tls = GENERATE(false, true);
+    oidc_test::server_options so;
+    so.tls = tls;
+    test_server srv(echo_json, so);
+    asio::io_context ioc(2);
+    auto co = oidc_test::test_client_options();
+    co.max_idle_per_origin = 16;
+    // The point is thread safety, not speed: a loaded machine (sanitizers, 200 TLS
+    // handshakes on a one-thread server) must not turn into timeouts.
+    co.timeout.handshake = co.timeout.read = co.timeout.write = 30s;
+    client c(ioc.get_executor(), co);
+    std::atomic<int> ok{0}, failed{0};
+    std::mutex mu;
+    std::string first_error;
+    constexpr int n = 200;
+    for (int i = 0; i < n; ++i)
+        asio::co_spawn(
+            ioc,
+            [&, i]() -> asio::awaitable<void> {
+                for (int k = 0; k < 3; ++k) {
+                    auto [ec, r] = co_await c.async_send(get(srv.url("/c" + std::to_string(i))),
+                                                         oidc::net::use_nothrow_awaitable);
+                    if (!ec && r.body == "{\"line\":\"GET /c" + std::to_string(i) + " HTTP/1.1\"}")
+                        ++ok;
+                    else {
+                        ++failed;
+                        std::lock_guard<std::mutex> l(mu);
+                        if (first_error.empty())
+                            first_error = ec.message() + " status " + std::to_string(r.status);
+                    }
+                }
+            },
+            asio::detached);
+    std::thread t1([&] { ioc.run_for(60s); });
+    std::thread t2([&] { ioc.run_for(60s); });
+    t1.join();
+    t2.join();
+    CHECK(ok == 3 * n);
+    CHECK(failed == 0);
+    CHECK(first_error == "");
+    CHECK(c.idle_connections() <= 16);
+    // Connections beyond the pool bound are closed after use, so later rounds may open
+    // new ones; never more than one per request.
+    CHECK(srv.accepted() <= 3 * n);
+    c.close_idle();
+}
+
+// ---- against a real nginx (scripts/stages/20-http.sh starts it; hidden otherwise) ----
+
+TEST_CASE("nginx over HTTPS: keep-alive on one connection, Connection: close honoured",
+          "[.nginx]") {
+    const char* base = std::getenv("OIDC_TEST_NGINX_URL");
+    const char* ca = std::getenv("OIDC_TEST_NGINX_CA");
+    REQUIRE(base != nullptr);
+    REQUIRE(ca != nullptr);
+    asio::io_context ioc;
+    oidc::http::client_options co;
+    co.ca_file = ca;
+    client c(ioc.get_executor(), co);
+    std::string first_connection;
+    for (int i = 1; i <= 20; ++i) {
+        oidc::http::request req = get(std::string(base) + "/json");
+        req.headers.set("Authorization", "Bearer " + std::string(1900, 'x'));
+        auto r = send_now(ioc, c, std::move(req));
+        REQUIRE(r.completed);
+        REQUIRE_FALSE(r.ec);
+        CHECK(r.res.status == 200);
+        CHECK(r.res.headers.get("content-type") == "application/json");
+        const std::string& b = r.res.body;
+        auto conn = b.substr(b.find("\"connection\":"),
+                             b.find(",\"requests\"") - b.find("\"connection\":"));
+        if (i == 1)
+            first_connection = conn;
+        CHECK(conn == first_connection);
+        CHECK(b.find("\"requests\":" + std::to_string(i) + "}") != std::string::npos);
+    }
+    CHECK(c.idle_connections() == 1);
+    auto closing = send_now(ioc, c, get(std::string(base) + "/close"));
+    REQUIRE_FALSE(closing.ec);
+    CHECK(closing.res.body == "{\"closing\":true}");
+    CHECK(c.idle_connections() == 0);
+    auto missing = send_now(ioc, c, get(std::string(base) + "/missing"));
+    REQUIRE_FALSE(missing.ec);
+    CHECK(missing.res.status == 404);
+    auto head = get(std::string(base) + "/json");
+    head.method = oidc::http::verb::head;
+    auto h = send_now(ioc, c, head);
+    REQUIRE_FALSE(h.ec);
+    CHECK(h.res.body.empty());
+    auto again = send_now(ioc, c, get(std::string(base) + "/json"));
+    REQUIRE_FALSE(again.ec);
+    // the 404, the HEAD, then this one on the same connection
+    CHECK(again.res.body.find("\"requests\":3}") != std::string::npos);
+}
