@@ -14,10 +14,12 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/oidc-provider-smoke.XXXXXX")
 t_start=$(date +%s%N)
 
 cleanup() {
+    bash "$root/scripts/provider.sh" stop "$dir/p2" >/dev/null 2>&1 || true
     bash "$root/scripts/provider.sh" stop "$dir" >/dev/null 2>&1 || true
     if [ $keep -eq 1 ]; then echo "kept $dir"; else rm -rf "$dir"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # (so that a timeout still runs the cleanup: the providers run in their own session)
 
 passed=0
 failed=0
