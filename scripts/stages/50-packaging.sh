@@ -72,6 +72,16 @@ pkg_cmake_install() { # prefix
     pkg_check_headers "$prefix"
 }
 
+pkg_cmake_configure_only() { # name, source dir, extra cmake args...
+    local name=$1 src=$2 build=$out/pkg/$1
+    shift 2
+    rm -rf "$build"
+    cmake -S "$src" -B "$build" -G Ninja "$@" >"$build.configure.log" 2>&1 || {
+        cat "$build.configure.log"
+        return 1
+    }
+}
+
 pkg_cmake_consumer() { # name, source dir, extra cmake args...
     local name=$1 src=$2 build=$out/pkg/$1
     shift 2
@@ -105,6 +115,20 @@ packaging_stage() {
             -G Ninja -DCMAKE_PREFIX_PATH="$prefix" -DASIO_OIDC_CONSUMER_VERSION=99.0 \
             >"$out/pkg/find_package-badversion.log" 2>&1; then
             echo "find_package(asio-oidc 99.0) succeeded"
+            return 1
+        fi
+
+    pkg_say "find_package uses an Asio CONFIG package when there is one (as vcpkg's)" &&
+        pkg_cmake_configure_only find_package-asio-config "$root/tests/consumer/find_package" \
+            -DCMAKE_PREFIX_PATH="$prefix" -Dasio_DIR="$root/tests/consumer/asio_config_package" \
+            -DASIO_OIDC_CONSUMER_EXPECT_ASIO_PACKAGE=ON || return 1
+    pkg_say "find_package reports a missing dependency" &&
+        mkdir -p "$out/pkg/no-simdjson" &&
+        echo 'set(simdjson_FOUND FALSE)' >"$out/pkg/no-simdjson/simdjson-config.cmake" &&
+        if pkg_cmake_configure_only find_package-nosimdjson "$root/tests/consumer/find_package" \
+            -DCMAKE_PREFIX_PATH="$prefix" -Dsimdjson_DIR="$out/pkg/no-simdjson" >/dev/null ||
+            ! grep -q 'simdjson" is considered to\|dependency simdjson could not be found' "$out/pkg/find_package-nosimdjson.configure.log"; then
+            echo "find_package(asio-oidc) without simdjson did not fail with a clear message"
             return 1
         fi
 
