@@ -2,25 +2,29 @@
 // 5.1, RFC 9068 2.2). No I/O.
 #pragma once
 
-#include <oidc/detail/json.hpp>
 #include <oidc/error.hpp>
 
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace oidc::jose {
 
 /// The JSON type of a claim value.
 enum class claim_type : std::uint8_t { null, boolean, integer, number, string, array, object };
 
-/// The claims of a JWT, read once from the payload (one pass over the parsed document).
+/// The claims of a JWT, read once from the payload in a single pass.
 ///
 /// Registered and common claims have typed accessors; their JSON type is checked when the
 /// claims are parsed (a wrong type is `errc::claim_invalid`): `iss`, `sub`, `jti`, `azp`,
@@ -31,12 +35,15 @@ enum class claim_type : std::uint8_t { null, boolean, integer, number, string, a
 /// String accessors return an empty view when the claim is absent: use `contains()` to tell an
 /// absent claim from an empty string. Views stay valid until the object is changed or destroyed.
 ///
-/// A `claims` object may be reused: parsing into it again reuses its buffers, so a long-lived
-/// object validates tokens without heap allocations once warmed up.
+/// The object keeps one copy of the payload and refers into it (no string per claim); a
+/// `claims` object that is reused parses without heap allocations once warmed up.
 class claims {
 public:
-    /// Parses a claims set: a strict JSON object (valid UTF-8, no duplicate member names at any
-    /// depth, nothing after it, nesting at most 32 deep, numbers that fit a double). Errors:
+    claims() = default;
+
+    /// Parses a claims set: a strict JSON object (RFC 8259: valid UTF-8, no unpaired surrogate
+    /// escapes, no duplicate member names at any depth, nothing after it but whitespace, nesting
+    /// at most 32 deep, numbers that fit a double, integers that fit 64 bits). Errors:
     /// json_invalid, json_duplicate_member, claim_invalid (a claim listed above with the wrong
     /// type). On error `out` is left empty. This checks no signature and no claim value.
     static inline std::error_code parse(std::string_view json, claims& out);
@@ -45,7 +52,9 @@ public:
     std::string_view iss() const noexcept { return str(k_iss); }
     std::string_view sub() const noexcept { return str(k_sub); }
     /// The audiences: one element for a string `aud`, the array's elements otherwise.
-    const std::vector<std::string>& aud() const noexcept { return aud_; }
+    std::vector<std::string> aud() const { return strings(aud_); }
+    std::size_t aud_count() const noexcept { return aud_.size(); }
+    std::string_view aud_at(std::size_t i) const noexcept { return view(aud_[i]); }
     /// NumericDates in whole seconds since the epoch (rounded down; the exact value, which may
     /// be non-integer, is `get_number("exp")`). Empty when absent.
     std::optional<std::int64_t> exp() const noexcept { return date(k_exp); }
@@ -56,7 +65,7 @@ public:
     std::string_view azp() const noexcept { return str(k_azp); }
     std::string_view nonce() const noexcept { return str(k_nonce); }
     std::string_view acr() const noexcept { return str(k_acr); }
-    const std::vector<std::string>& amr() const noexcept { return amr_; }
+    std::vector<std::string> amr() const { return strings(amr_); }
     std::string_view sid() const noexcept { return str(k_sid); }
     std::string_view at_hash() const noexcept { return str(k_at_hash); }
     std::string_view c_hash() const noexcept { return str(k_c_hash); }
@@ -83,7 +92,7 @@ public:
         const entry* e = find(name);
         if (!e || e->type != claim_type::string)
             return std::nullopt;
-        return std::string_view(e->text);
+        return view(e->str);
     }
     /// The value when it is a number with an integral value that fits int64.
     std::optional<std::int64_t> get_int(std::string_view name) const noexcept {
@@ -116,36 +125,31 @@ public:
     }
     /// The strings of an array claim made of strings only (e.g. Keycloak `groups`).
     inline std::optional<std::vector<std::string>> get_string_array(std::string_view name) const;
-    /// The value as compact JSON text (objects and arrays as well: e.g. `realm_access`), or an
-    /// empty string when absent.
-    inline std::string raw(std::string_view name) const;
+    /// The value's JSON text exactly as in the payload (objects and arrays as well: e.g.
+    /// `realm_access`), or an empty string when absent.
+    std::string raw(std::string_view name) const {
+        const entry* e = find(name);
+        return e ? std::string(raw_view(*e)) : std::string();
+    }
 
     /// Claim names in document order.
-    std::size_t size() const noexcept { return size_; }
-    std::string_view name_at(std::size_t i) const noexcept { return entries_[i].name; }
+    std::size_t size() const noexcept { return entries_.size(); }
+    std::string_view name_at(std::size_t i) const noexcept { return view(entries_[i].name); }
 
-    /// All claims as one compact JSON object, in document order.
+    /// All claims as one JSON object, in document order (the payload without the whitespace
+    /// between top-level members).
     inline std::string to_json() const;
 
     /// Empties the set (buffers are kept for reuse).
     void clear() noexcept {
-        size_ = 0;
+        entries_.clear();
         index_.fill(-1);
         aud_.clear();
         amr_.clear();
+        json_.clear();
+        dec_.clear();
     }
 
-private:
-    struct entry {
-        std::string name;
-        std::string text; ///< string: unescaped value; array/object: compact JSON
-        double number = 0;
-        std::int64_t integer = 0;
-        claim_type type = claim_type::null;
-        bool boolean = false;
-    };
-
-public:
     /// Indexes of the claims checked by type (internal; stable only within this version).
     enum known : std::uint8_t {
         k_iss,
@@ -178,9 +182,43 @@ public:
     }
 
 private:
+    /// Text in json_ (the payload copy) or, for strings with escapes, in dec_ (decoded).
+    struct text_ref {
+        std::uint32_t off = 0;
+        std::uint32_t len = 0;
+        bool decoded = false;
+    };
+    struct entry {
+        text_ref name;             ///< decoded member name
+        std::uint32_t hash = 0;    ///< of the name, for quick comparisons
+        std::uint32_t key_off = 0; ///< the member name as written, quotes included
+        std::uint32_t key_len = 0;
+        std::uint32_t raw_off = 0; ///< the value as written
+        std::uint32_t raw_len = 0;
+        text_ref str; ///< string value
+        double number = 0;
+        std::int64_t integer = 0;
+        claim_type type = claim_type::null;
+        bool boolean = false;
+    };
+    struct parser;
+
+    std::string_view view(const text_ref& r) const noexcept {
+        return std::string_view(r.decoded ? dec_ : json_).substr(r.off, r.len);
+    }
+    std::string_view raw_view(const entry& e) const noexcept {
+        return std::string_view(json_).substr(e.raw_off, e.raw_len);
+    }
+    std::vector<std::string> strings(const std::vector<text_ref>& v) const {
+        std::vector<std::string> out;
+        out.reserve(v.size());
+        for (const auto& r : v)
+            out.emplace_back(view(r));
+        return out;
+    }
     std::string_view str(known k) const noexcept {
         return index_[k] < 0 ? std::string_view()
-                             : std::string_view(entries_[static_cast<std::size_t>(index_[k])].text);
+                             : view(entries_[static_cast<std::size_t>(index_[k])].str);
     }
     std::optional<std::int64_t> date(known k) const noexcept {
         auto d = date_value(k);
@@ -193,19 +231,22 @@ private:
             return INT64_MIN;
         return static_cast<std::int64_t>(f);
     }
+    /// A cheap hash of a member name (length and three bytes), for quick comparisons.
+    static std::uint32_t name_hash(std::string_view s) noexcept {
+        std::uint32_t h = static_cast<std::uint32_t>(s.size()) << 24;
+        if (!s.empty())
+            h ^= static_cast<std::uint32_t>(static_cast<unsigned char>(s[0])) << 16 ^
+                 static_cast<std::uint32_t>(static_cast<unsigned char>(s[s.size() / 2])) << 8 ^
+                 static_cast<unsigned char>(s.back());
+        return h * 0x9E3779B1u;
+    }
     const entry* find(std::string_view name) const noexcept {
-        for (std::size_t i = 0; i < size_; ++i)
-            if (entries_[i].name == name)
-                return &entries_[i];
+        const std::uint32_t h = name_hash(name);
+        for (const auto& e : entries_)
+            if (e.hash == h && view(e.name) == name)
+                return &e;
         return nullptr;
     }
-    static inline void append_raw(const entry& e, std::string& out);
-
-    std::vector<entry> entries_; ///< first size_ in use; the rest keep their buffers
-    std::size_t size_ = 0;
-    std::array<std::int16_t, k_count> index_ = make_empty_index();
-    std::vector<std::string> aud_;
-    std::vector<std::string> amr_;
 
     static constexpr std::array<std::int16_t, k_count> make_empty_index() {
         std::array<std::int16_t, k_count> a{};
@@ -213,11 +254,16 @@ private:
             x = -1;
         return a;
     }
+
+    std::string json_; ///< the payload
+    std::string dec_;  ///< decoded strings that had escapes (capacity >= json_.size())
+    std::vector<entry> entries_;
+    std::array<std::int16_t, k_count> index_ = make_empty_index();
+    std::vector<text_ref> aud_;
+    std::vector<text_ref> amr_;
 };
 
 namespace detail {
-
-inline constexpr std::size_t claims_max_depth = 32;
 
 /// Which typed claim a member name is, or k_count.
 inline claims::known known_claim(std::string_view n) noexcept {
@@ -257,218 +303,603 @@ inline claims::known known_claim(std::string_view n) noexcept {
     }
 }
 
-template <class Int>
-inline void append_int(std::string& out, Int v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+inline int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
-/// Shortest round-trip form; always reads back as a non-integer JSON number ("2500.0").
-inline void append_number(std::string& out, double d) {
-    char buf[40];
-    auto r = std::to_chars(buf, buf + sizeof buf - 2, d);
-    std::string_view s(buf, static_cast<std::size_t>(r.ptr - buf));
-    out.append(s);
-    if (s.find_first_of(".eE") == std::string_view::npos)
-        out += ".0";
+/// Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0 (RFC 3629: no overlong
+/// forms, no surrogates, nothing above U+10FFFF).
+inline std::size_t utf8_sequence(const unsigned char* p, const unsigned char* e) noexcept {
+    const unsigned c = p[0];
+    auto cont = [&](std::size_t i, unsigned lo = 0x80, unsigned hi = 0xBF) {
+        return p + i < e && p[i] >= lo && p[i] <= hi;
+    };
+    if (c >= 0xC2 && c <= 0xDF)
+        return cont(1) ? 2 : 0;
+    if (c == 0xE0)
+        return cont(1, 0xA0) && cont(2) ? 3 : 0;
+    if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+        return cont(1) && cont(2) ? 3 : 0;
+    if (c == 0xED)
+        return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
+    if (c == 0xF0)
+        return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+    if (c >= 0xF1 && c <= 0xF3)
+        return cont(1) && cont(2) && cont(3) ? 4 : 0;
+    if (c == 0xF4)
+        return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
+    return 0;
 }
 
-/// Writes a DOM value as compact JSON, checking duplicate names and depth on the way.
-inline std::error_code write_json(simdjson::dom::element e, std::string& out, std::size_t depth) {
-    using et = simdjson::dom::element_type;
-    if (depth > claims_max_depth)
-        return errc::json_invalid;
-    switch (e.type()) {
-    case et::OBJECT: {
-        simdjson::dom::object o;
-        if (e.get(o))
-            return errc::json_invalid;
-        out.push_back('{');
-        bool first = true;
-        for (auto it = o.begin(), end = o.end(); it != end; ++it) {
-            std::string_view key = it.key();
-            for (auto jt = o.begin(); jt != it; ++jt)
-                if (jt.key() == key)
-                    return errc::json_duplicate_member;
-            if (!first)
-                out.push_back(',');
-            first = false;
-            oidc::detail::json::append_escaped(out, key);
-            out.push_back(':');
-            if (auto ec = write_json(it.value(), out, depth + 1))
-                return ec;
-        }
-        out.push_back('}');
-        return {};
+inline void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
     }
-    case et::ARRAY: {
-        out.push_back('[');
-        bool first = true;
-        simdjson::dom::array a;
-        if (e.get(a))
-            return errc::json_invalid;
-        for (auto item : a) {
-            if (!first)
-                out.push_back(',');
-            first = false;
-            if (auto ec = write_json(item, out, depth + 1))
-                return ec;
-        }
-        out.push_back(']');
-        return {};
-    }
-    case et::STRING:
-        oidc::detail::json::append_escaped(out, e.get_string().value_unsafe());
-        return {};
-    case et::INT64:
-        append_int(out, e.get_int64().value_unsafe());
-        return {};
-    case et::UINT64:
-        append_int(out, e.get_uint64().value_unsafe());
-        return {};
-    case et::DOUBLE: {
-        double d = e.get_double().value_unsafe();
-        if (!std::isfinite(d))
-            return errc::json_number_out_of_range;
-        append_number(out, d);
-        return {};
-    }
-    case et::BOOL:
-        out += e.get_bool().value_unsafe() ? "true" : "false";
-        return {};
-    case et::NULL_VALUE:
-        out += "null";
-        return {};
-    }
-    return errc::json_invalid;
-}
-
-/// Fills `out` with the strings of a DOM array; claim_invalid unless every item is a string.
-inline std::error_code read_string_array(simdjson::dom::element e, std::vector<std::string>& out) {
-    out.clear();
-    simdjson::dom::array a;
-    if (e.get(a))
-        return errc::claim_invalid;
-    for (auto item : a) {
-        if (item.type() != simdjson::dom::element_type::STRING)
-            return errc::claim_invalid;
-        out.emplace_back(item.get_string().value_unsafe());
-    }
-    return {};
 }
 
 } // namespace detail
 
-inline std::error_code claims::parse(std::string_view json, claims& out) {
-    using et = simdjson::dom::element_type;
-    out.clear();
-    auto& st = oidc::detail::json::impl::state();
-    st.buffer.reserve(json.size() + simdjson::SIMDJSON_PADDING);
-    st.buffer.assign(json.data(), json.size());
-    simdjson::dom::element root;
-    if (auto e = st.parser.parse(st.buffer.data(), json.size(), false).get(root))
-        return oidc::detail::json::impl::map_error(e);
-    simdjson::dom::object top;
-    if (root.get(top))
-        return errc::json_invalid;
+/// The single-pass reader behind claims::parse: validates the whole text and indexes the
+/// top-level members (names, value spans, typed values) into the claims object.
+struct claims::parser {
+    /// Internal result (cheaper than std::error_code on the hot path).
+    enum perr : std::uint8_t { p_ok = 0, p_invalid, p_dup, p_claim };
+    static constexpr std::size_t max_depth = 32;
 
-    std::error_code ec;
-    std::size_t n = 0;
-    for (auto field : top) {
-        std::string_view key = field.key;
-        for (std::size_t i = 0; i < n; ++i)
-            if (out.entries_[i].name == key) {
-                ec = errc::json_duplicate_member;
-                break;
+    claims& c;
+    const char* b; ///< start of c.json_
+    const char* p;
+    const char* e;
+    std::vector<std::string_view> keys; ///< names of the objects being read (duplicate check)
+    std::vector<text_ref> items;        ///< strings of the top-level array being read
+    bool items_all_strings = true;
+    bool claim_error = false;
+
+    std::uint32_t off(const char* q) const noexcept { return static_cast<std::uint32_t>(q - b); }
+
+    void ws() noexcept {
+        while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+            ++p;
+    }
+
+    // Scans a string whose opening quote is at p. `out` receives the decoded text: a span of
+    // the input when there is no escape, else a span of c.dec_ (only when `decode`).
+    perr string(text_ref& out, bool decode) {
+        ++p;
+        const char* start = p;
+        for (;;) {
+#if defined(__SSE2__)
+            while (e - p >= 16) {
+                __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+                // Bytes below 0x20 and from 0x80 (negative as signed), '"' and '\\' stop.
+                __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                         _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+                int m = _mm_movemask_epi8(stop);
+                if (m != 0) {
+                    p += __builtin_ctz(static_cast<unsigned>(m));
+                    break;
+                }
+                p += 16;
             }
-        if (ec)
-            break;
-        if (n == out.entries_.size())
-            out.entries_.emplace_back();
-        entry& e = out.entries_[n];
-        e.name.assign(key);
-        e.text.clear();
-        simdjson::dom::element v = field.value;
-        switch (v.type()) {
-        case et::STRING:
-            e.type = claim_type::string;
-            e.text.assign(v.get_string().value_unsafe());
-            break;
-        case et::INT64:
-            e.type = claim_type::integer;
-            e.integer = v.get_int64().value_unsafe();
-            break;
-        case et::UINT64:
-            e.type = claim_type::number;
-            e.number = static_cast<double>(v.get_uint64().value_unsafe());
-            break;
-        case et::DOUBLE:
-            e.type = claim_type::number;
-            e.number = v.get_double().value_unsafe();
-            if (!std::isfinite(e.number))
-                ec = errc::json_number_out_of_range;
-            break;
-        case et::BOOL:
-            e.type = claim_type::boolean;
-            e.boolean = v.get_bool().value_unsafe();
-            break;
-        case et::NULL_VALUE:
-            e.type = claim_type::null;
-            break;
-        case et::ARRAY:
-            e.type = claim_type::array;
-            ec = detail::write_json(v, e.text, 2);
-            break;
-        case et::OBJECT:
-            e.type = claim_type::object;
-            ec = detail::write_json(v, e.text, 2);
-            break;
+#endif
+            if (p >= e)
+                return p_invalid;
+            const auto ch = static_cast<unsigned char>(*p);
+            if (ch == '"') {
+                out = text_ref{off(start), static_cast<std::uint32_t>(p - start), false};
+                ++p;
+                return p_ok;
+            }
+            if (ch == '\\')
+                return escaped_string(start, out, decode);
+            if (ch < 0x20)
+                return p_invalid;
+            if (ch >= 0x80) {
+                std::size_t n = detail::utf8_sequence(reinterpret_cast<const unsigned char*>(p),
+                                                      reinterpret_cast<const unsigned char*>(e));
+                if (n == 0)
+                    return p_invalid;
+                p += n;
+            } else {
+                ++p;
+            }
         }
-        if (ec)
-            break;
-        ++n;
+    }
 
-        known k = detail::known_claim(key);
-        if (k == k_count)
-            continue;
-        out.index_[k] = static_cast<std::int16_t>(n - 1);
+    bool hex4(std::uint32_t& v) noexcept {
+        if (e - p < 4)
+            return false;
+        v = 0;
+        for (int i = 0; i < 4; ++i) {
+            int h = detail::hex_value(p[i]);
+            if (h < 0)
+                return false;
+            v = (v << 4) | static_cast<std::uint32_t>(h);
+        }
+        p += 4;
+        return true;
+    }
+
+    // The slow path from the first backslash: validates (and decodes into c.dec_) the rest.
+    perr escaped_string(const char* start, text_ref& out, bool decode) {
+        std::string& d = c.dec_;
+        const std::size_t d0 = d.size();
+        if (decode)
+            d.append(start, static_cast<std::size_t>(p - start));
+        while (p < e) {
+            const auto ch = static_cast<unsigned char>(*p);
+            if (ch == '"') {
+                ++p;
+                out = decode ? text_ref{static_cast<std::uint32_t>(d0),
+                                        static_cast<std::uint32_t>(d.size() - d0), true}
+                             : text_ref{};
+                return p_ok;
+            }
+            if (ch < 0x20)
+                return p_invalid;
+            if (ch >= 0x80) {
+                std::size_t n = detail::utf8_sequence(reinterpret_cast<const unsigned char*>(p),
+                                                      reinterpret_cast<const unsigned char*>(e));
+                if (n == 0)
+                    return p_invalid;
+                if (decode)
+                    d.append(p, n);
+                p += n;
+                continue;
+            }
+            if (ch != '\\') {
+                if (decode)
+                    d.push_back(static_cast<char>(ch));
+                ++p;
+                continue;
+            }
+            if (++p >= e)
+                return p_invalid;
+            char x = *p++;
+            char lit = 0;
+            switch (x) {
+            case '"':
+            case '\\':
+            case '/':
+                lit = x;
+                break;
+            case 'b':
+                lit = '\b';
+                break;
+            case 'f':
+                lit = '\f';
+                break;
+            case 'n':
+                lit = '\n';
+                break;
+            case 'r':
+                lit = '\r';
+                break;
+            case 't':
+                lit = '\t';
+                break;
+            case 'u': {
+                std::uint32_t cp = 0;
+                if (!hex4(cp))
+                    return p_invalid;
+                if (cp >= 0xDC00 && cp <= 0xDFFF)
+                    return p_invalid; // unpaired low surrogate
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    std::uint32_t lo = 0;
+                    if (e - p < 2 || p[0] != '\\' || p[1] != 'u')
+                        return p_invalid; // unpaired high surrogate
+                    p += 2;
+                    if (!hex4(lo) || lo < 0xDC00 || lo > 0xDFFF)
+                        return p_invalid;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                }
+                if (decode)
+                    detail::append_utf8(d, cp);
+                continue;
+            }
+            default:
+                return p_invalid;
+            }
+            if (decode)
+                d.push_back(lit);
+        }
+        return p_invalid;
+    }
+
+    // RFC 8259 6. Integers are kept exact when they fit int64; other numbers become doubles
+    // (an integer beyond 64 bits or a number beyond the double range is refused; a number
+    // too small for a double reads as zero).
+    perr number(entry* out) {
+        const char* start = p;
+        bool neg = false;
+        if (*p == '-') {
+            neg = true;
+            ++p;
+        }
+        if (p >= e)
+            return p_invalid;
+        const char* int_begin = p;
+        if (*p == '0') {
+            ++p;
+        } else if (*p >= '1' && *p <= '9') {
+            while (p < e && *p >= '0' && *p <= '9')
+                ++p;
+        } else {
+            return p_invalid;
+        }
+        const std::size_t int_digits = static_cast<std::size_t>(p - int_begin);
+        bool is_int = true;
+        const char* frac_begin = nullptr;
+        const char* frac_end = nullptr;
+        if (p < e && *p == '.') {
+            is_int = false;
+            frac_begin = ++p;
+            while (p < e && *p >= '0' && *p <= '9')
+                ++p;
+            if (p == frac_begin)
+                return p_invalid;
+            frac_end = p;
+        }
+        long long exp10 = 0;
+        if (p < e && (*p == 'e' || *p == 'E')) {
+            is_int = false;
+            ++p;
+            bool eneg = false;
+            if (p < e && (*p == '+' || *p == '-'))
+                eneg = *p++ == '-';
+            const char* d0 = p;
+            while (p < e && *p >= '0' && *p <= '9') {
+                if (exp10 < 1000000)
+                    exp10 = exp10 * 10 + (*p - '0');
+                ++p;
+            }
+            if (p == d0)
+                return p_invalid;
+            if (eneg)
+                exp10 = -exp10;
+        }
+        if (is_int) {
+            std::int64_t v = 0;
+            auto r = std::from_chars(start, p, v);
+            if (r.ec == std::errc() && r.ptr == p) {
+                if (out) {
+                    out->type = claim_type::integer;
+                    out->integer = v;
+                }
+                return p_ok;
+            }
+            std::uint64_t u = 0;
+            if (neg || std::from_chars(start, p, u).ec != std::errc())
+                return p_invalid;
+            if (out) {
+                out->type = claim_type::number;
+                out->number = static_cast<double>(u);
+            }
+            return p_ok;
+        }
+        double d = 0;
+        auto r = std::from_chars(start, p, d);
+        if (r.ec == std::errc::result_out_of_range) {
+            // Overflow or underflow: the decimal magnitude tells which.
+            long long mag = 0;
+            if (!(int_digits == 1 && *int_begin == '0')) {
+                mag = static_cast<long long>(int_digits) - 1 + exp10;
+            } else {
+                long long z = 0;
+                const char* q = frac_begin;
+                while (q && q < frac_end && *q == '0') {
+                    ++z;
+                    ++q;
+                }
+                mag = -(z + 1) + exp10;
+            }
+            if (mag > 0)
+                return p_invalid;
+            d = neg ? -0.0 : 0.0;
+        } else if (r.ec != std::errc() || r.ptr != p || !std::isfinite(d)) {
+            return p_invalid;
+        }
+        if (out) {
+            out->type = claim_type::number;
+            out->number = d;
+        }
+        return p_ok;
+    }
+
+    bool literal(std::string_view word) noexcept {
+        if (static_cast<std::size_t>(e - p) < word.size() ||
+            std::string_view(p, word.size()) != word)
+            return false;
+        p += word.size();
+        return true;
+    }
+
+    // Reads one value at `depth` (the top-level object is depth 1). With `out`, the value of a
+    // top-level member is recorded; `collect` gathers the strings of a top-level array.
+    perr value(std::size_t depth, entry* out, bool collect) {
+        if (depth > max_depth || p >= e)
+            return p_invalid;
+        switch (*p) {
+        case '"': {
+            text_ref r;
+            if (auto ec = string(r, out != nullptr || collect))
+                return ec;
+            if (out) {
+                out->type = claim_type::string;
+                out->str = r;
+            } else if (collect) {
+                items.push_back(r);
+            }
+            return p_ok;
+        }
+        case '{':
+            if (collect)
+                items_all_strings = false;
+            if (out)
+                out->type = claim_type::object;
+            return object(depth);
+        case '[': {
+            if (collect)
+                items_all_strings = false;
+            if (out)
+                out->type = claim_type::array;
+            ++p;
+            ws();
+            if (p < e && *p == ']') {
+                ++p;
+                return p_ok;
+            }
+            for (;;) {
+                if (auto ec = value(depth + 1, nullptr, out != nullptr))
+                    return ec;
+                ws();
+                if (p < e && *p == ',') {
+                    ++p;
+                    ws();
+                    continue;
+                }
+                if (p < e && *p == ']') {
+                    ++p;
+                    return p_ok;
+                }
+                return p_invalid;
+            }
+        }
+        case 't':
+        case 'f':
+            if (collect)
+                items_all_strings = false;
+            if (literal("true")) {
+                if (out) {
+                    out->type = claim_type::boolean;
+                    out->boolean = true;
+                }
+                return p_ok;
+            }
+            if (literal("false")) {
+                if (out) {
+                    out->type = claim_type::boolean;
+                    out->boolean = false;
+                }
+                return p_ok;
+            }
+            return p_invalid;
+        case 'n':
+            if (collect)
+                items_all_strings = false;
+            if (!literal("null"))
+                return p_invalid;
+            if (out)
+                out->type = claim_type::null;
+            return p_ok;
+        default:
+            if (collect)
+                items_all_strings = false;
+            if (*p == '-' || (*p >= '0' && *p <= '9'))
+                return number(out);
+            return p_invalid;
+        }
+    }
+
+    // A nested object (p at '{'): member names must be unique within it.
+    perr object(std::size_t depth) {
+        ++p;
+        ws();
+        if (p < e && *p == '}') {
+            ++p;
+            return p_ok;
+        }
+        const std::size_t first = keys.size();
+        for (;;) {
+            if (p >= e || *p != '"')
+                return p_invalid;
+            text_ref k;
+            // Names are decoded only when they hold an escape (for the duplicate check).
+            if (auto ec = string(k, true))
+                return ec;
+            std::string_view name = c.view(k);
+            for (std::size_t i = first; i < keys.size(); ++i)
+                if (keys[i] == name)
+                    return p_dup;
+            keys.push_back(name);
+            ws();
+            if (p >= e || *p != ':')
+                return p_invalid;
+            ++p;
+            ws();
+            if (auto ec = value(depth + 1, nullptr, false))
+                return ec;
+            ws();
+            if (p < e && *p == ',') {
+                ++p;
+                ws();
+                continue;
+            }
+            if (p < e && *p == '}') {
+                ++p;
+                keys.resize(first);
+                return p_ok;
+            }
+            return p_invalid;
+        }
+    }
+
+    // Duplicate check of the top-level names: an open-addressing table of entry indexes
+    // (256 slots, used up to 192 names; beyond that a linear scan).
+    std::uint16_t slots[256];
+    bool unique_top_name(std::string_view name, std::uint32_t h) noexcept {
+        const std::size_t n = c.entries_.size() - 1; // index of the new entry
+        if (n >= 192) {
+            for (std::size_t i = 0; i < n; ++i)
+                if (c.entries_[i].hash == h && c.view(c.entries_[i].name) == name)
+                    return false;
+            return true;
+        }
+        for (std::size_t s = h >> 24;; s = (s + 1) & 255) {
+            const std::uint16_t i = slots[s];
+            if (i == 0xFFFF) {
+                slots[s] = static_cast<std::uint16_t>(n);
+                return true;
+            }
+            if (c.entries_[i].hash == h && c.view(c.entries_[i].name) == name)
+                return false;
+        }
+    }
+
+    // The top-level object: every member becomes an entry.
+    perr top() {
+        std::memset(slots, 0xFF, sizeof slots);
+        ws();
+        if (p >= e || *p != '{')
+            return p_invalid;
+        ++p;
+        ws();
+        if (p < e && *p == '}') {
+            ++p;
+        } else {
+            for (;;) {
+                if (p >= e || *p != '"')
+                    return p_invalid;
+                entry& en = c.entries_.emplace_back();
+                en.key_off = off(p);
+                if (auto ec = string(en.name, true))
+                    return ec;
+                en.key_len = off(p) - en.key_off;
+                const std::string_view name = c.view(en.name);
+                en.hash = name_hash(name);
+                if (!unique_top_name(name, en.hash))
+                    return p_dup;
+                ws();
+                if (p >= e || *p != ':')
+                    return p_invalid;
+                ++p;
+                ws();
+                const known k = detail::known_claim(name);
+                items.clear();
+                items_all_strings = true;
+                en.raw_off = off(p);
+                if (auto ec = value(2, &en, false))
+                    return ec;
+                en.raw_len = off(p) - en.raw_off;
+                // A claim of the wrong type is reported once the whole text is known to be
+                // JSON (a syntax error later on wins).
+                if (k != k_count && typed(k, en) != p_ok)
+                    claim_error = true;
+                ws();
+                if (p < e && *p == ',') {
+                    ++p;
+                    ws();
+                    continue;
+                }
+                if (p < e && *p == '}') {
+                    ++p;
+                    break;
+                }
+                return p_invalid;
+            }
+        }
+        ws();
+        if (p != e)
+            return p_invalid;
+        return claim_error ? p_claim : p_ok;
+    }
+
+    perr typed(known k, const entry& en) {
+        c.index_[k] = static_cast<std::int16_t>(c.entries_.size() - 1);
         switch (k) {
         case k_aud:
-            if (e.type == claim_type::string)
-                out.aud_.assign(1, e.text);
-            else if (e.type == claim_type::array)
-                ec = detail::read_string_array(v, out.aud_);
-            else
-                ec = errc::claim_invalid;
-            break;
+            if (en.type == claim_type::string) {
+                c.aud_.assign(1, en.str);
+                return p_ok;
+            }
+            if (en.type != claim_type::array || !items_all_strings)
+                return p_claim;
+            c.aud_.assign(items.begin(), items.end());
+            return p_ok;
         case k_amr:
-            if (e.type == claim_type::array)
-                ec = detail::read_string_array(v, out.amr_);
-            else
-                ec = errc::claim_invalid;
-            break;
+            if (en.type != claim_type::array || !items_all_strings)
+                return p_claim;
+            c.amr_.assign(items.begin(), items.end());
+            return p_ok;
         case k_exp:
         case k_nbf:
         case k_iat:
         case k_auth_time:
-            if (e.type != claim_type::integer && e.type != claim_type::number)
-                ec = errc::claim_invalid;
-            break;
+            return en.type == claim_type::integer || en.type == claim_type::number ? p_ok : p_claim;
         default:
-            if (e.type != claim_type::string)
-                ec = errc::claim_invalid;
-            break;
+            return en.type == claim_type::string ? p_ok : p_claim;
         }
-        if (ec)
-            break;
     }
-    if (ec) {
-        out.clear();
-        return ec;
-    }
-    out.size_ = n;
-    return {};
+};
+
+inline std::error_code claims::parse(std::string_view json, claims& out) {
+    out.clear();
+    if (json.size() > 0xFFFFFFF0u)
+        return errc::input_too_large;
+    out.json_.assign(json.data(), json.size());
+    // Decoded strings are never longer than their escaped form: no reallocation while parsing,
+    // so views into dec_ stay valid during the pass.
+    out.dec_.reserve(json.size());
+    thread_local std::vector<std::string_view> keys;
+    thread_local std::vector<text_ref> items;
+    keys.clear();
+    parser ps{out,
+              out.json_.data(),
+              out.json_.data(),
+              out.json_.data() + out.json_.size(),
+              std::move(keys),
+              std::move(items),
+              true,
+              false,
+              {}};
+    const parser::perr r = ps.top();
+    keys = std::move(ps.keys);
+    items = std::move(ps.items);
+    if (r == parser::p_ok)
+        return {};
+    out.clear();
+    return r == parser::p_dup     ? errc::json_duplicate_member
+           : r == parser::p_claim ? errc::claim_invalid
+                                  : errc::json_invalid;
 }
 
 inline bool claims::has_scope(std::string_view s) const noexcept {
@@ -492,62 +923,27 @@ claims::get_string_array(std::string_view name) const {
     const entry* e = find(name);
     if (!e || e->type != claim_type::array)
         return std::nullopt;
-    if (name == "aud")
-        return aud_;
-    if (name == "amr")
-        return amr_;
-    auto& st = oidc::detail::json::impl::state();
-    st.buffer.reserve(e->text.size() + simdjson::SIMDJSON_PADDING);
-    st.buffer.assign(e->text);
-    simdjson::dom::element root;
-    if (st.parser.parse(st.buffer.data(), e->text.size(), false).get(root))
+    // Read the array alone as the member of a one-member claims set.
+    claims one;
+    std::string text = "{\"aud\":";
+    text += raw_view(*e);
+    text += '}';
+    if (claims::parse(text, one))
         return std::nullopt;
-    std::vector<std::string> out;
-    if (detail::read_string_array(root, out))
-        return std::nullopt;
-    return out;
-}
-
-inline void claims::append_raw(const entry& e, std::string& out) {
-    switch (e.type) {
-    case claim_type::null:
-        out += "null";
-        break;
-    case claim_type::boolean:
-        out += e.boolean ? "true" : "false";
-        break;
-    case claim_type::integer:
-        detail::append_int(out, e.integer);
-        break;
-    case claim_type::number:
-        detail::append_number(out, e.number);
-        break;
-    case claim_type::string:
-        oidc::detail::json::append_escaped(out, e.text);
-        break;
-    case claim_type::array:
-    case claim_type::object:
-        out += e.text;
-        break;
-    }
-}
-
-inline std::string claims::raw(std::string_view name) const {
-    std::string out;
-    if (const entry* e = find(name))
-        append_raw(*e, out);
-    return out;
+    return one.aud();
 }
 
 inline std::string claims::to_json() const {
     std::string out;
+    out.reserve(json_.size() + 2);
     out.push_back('{');
-    for (std::size_t i = 0; i < size_; ++i) {
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
         if (i)
             out.push_back(',');
-        oidc::detail::json::append_escaped(out, entries_[i].name);
+        const entry& en = entries_[i];
+        out.append(json_, en.key_off, en.key_len);
         out.push_back(':');
-        append_raw(entries_[i], out);
+        out.append(raw_view(en));
     }
     out.push_back('}');
     return out;

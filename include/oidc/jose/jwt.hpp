@@ -162,29 +162,29 @@ inline std::error_code check_claims(const claims& c, alg a, const validation_opt
     // aud (RFC 7519 4.1.3; OIDC 3.1.3.7 #3)
     if (!c.has(k::k_aud))
         return errc::claim_missing;
-    const auto& aud = c.aud();
+    const std::size_t n_aud = c.aud_count();
     bool found = false;
     if (id_token && opt.audiences.empty()) {
-        found = !opt.client_id.empty() && detail::contains(aud, opt.client_id);
+        for (std::size_t i = 0; i < n_aud && !found; ++i)
+            found = !opt.client_id.empty() && c.aud_at(i) == opt.client_id;
     } else {
-        for (const auto& x : aud)
-            if (detail::contains(opt.audiences, x)) {
-                found = true;
-                break;
-            }
+        for (std::size_t i = 0; i < n_aud && !found; ++i)
+            found = detail::contains(opt.audiences, c.aud_at(i));
     }
     if (!found)
         return errc::audience_mismatch;
     if (id_token) {
-        for (const auto& x : aud)
+        for (std::size_t i = 0; i < n_aud; ++i) {
+            std::string_view x = c.aud_at(i);
             if (!(x == opt.client_id && !x.empty()) && !detail::contains(opt.audiences, x) &&
                 !detail::contains(opt.trusted_audiences, x))
                 return errc::audience_mismatch;
+        }
         // azp (OIDC 3.1.3.7 #4 and #5, as clarified by errata set 2)
         if (c.has(k::k_azp)) {
             if (opt.client_id.empty() || c.azp() != opt.client_id)
                 return errc::azp_mismatch;
-        } else if (aud.size() > 1) {
+        } else if (n_aud > 1) {
             return errc::azp_mismatch;
         }
     }

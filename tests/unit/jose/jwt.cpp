@@ -182,7 +182,7 @@ TEST_CASE("jwt: a Keycloak-style access token validates and reads through the ty
           R"({"account":{"roles":["manage-account","manage-account-links","view-profile"]}})");
     CHECK(c.raw("email_verified") == "true");
     CHECK(c.raw("ratio") == "0.5");
-    CHECK(c.raw("name") == "\"Vincent D\xc3\xa9mo\"");
+    CHECK(c.raw("name") == "\"Vincent D\\u00e9mo\""); // as written
     CHECK(c.raw("missing").empty());
     CHECK(c.size() == 23);
     CHECK(c.name_at(0) == "jti");
@@ -589,4 +589,71 @@ TEST_CASE("jwt: claims::parse alone", "[jwt]") {
     CHECK(jose::claims::parse("{\"\\u0061\":1,\"a\":1}", c) == errc::json_duplicate_member);
     CHECK(jose::claims::parse("{\"exp\":\"1\"}", c) == errc::claim_invalid);
     CHECK(c.size() == 0);
+    // A syntax error after a claim of the wrong type is a JSON error.
+    CHECK(jose::claims::parse("{\"iss\":1,\"aud\"x:1}", c) == errc::json_invalid);
+}
+
+TEST_CASE("jwt: the claims reader is strict JSON (RFC 8259)", "[jwt]") {
+    jose::claims c;
+    auto ok = [&](std::string_view s) {
+        return !jose::claims::parse(s, c);
+    };
+    // Whitespace, escapes, surrogate pairs, names with escapes.
+    REQUIRE(ok(" {\n\t\"s\\u0075b\" : \"a\\u00e9\\ud83d\\ude00\\n\\/\" ,\"o\": { \"x\" : [ 1 , 2 ] "
+               "} }\r\n"));
+    CHECK(c.sub() == "a\xc3\xa9\xf0\x9f\x98\x80\n/");
+    CHECK(c.raw("sub") == R"("a\u00e9\ud83d\ude00\n\/")");
+    CHECK(c.raw("o") == R"({ "x" : [ 1 , 2 ] })");
+    CHECK(c.name_at(0) == "sub");
+    CHECK(c.to_json() == R"({"s\u0075b":"a\u00e9\ud83d\ude00\n\/","o":{ "x" : [ 1 , 2 ] }})");
+    CHECK(c.get_string_array("o") == std::nullopt);
+    // Unpaired surrogates, bad escapes, control characters, bad UTF-8.
+    CHECK_FALSE(ok(R"({"a":"\ud800"})"));
+    CHECK_FALSE(ok(R"({"a":"\udc00"})"));
+    CHECK_FALSE(ok(R"({"a":"\ud800\u0041"})"));
+    CHECK_FALSE(ok(R"({"a":"\u00g0"})"));
+    CHECK_FALSE(ok(R"({"a":"\x"})"));
+    CHECK_FALSE(ok("{\"a\":\"\t\"}"));
+    CHECK_FALSE(ok("{\"a\":\"\xc0\xaf\"}"));
+    CHECK_FALSE(ok("{\"a\":\"\xed\xa0\x80\"}"));
+    CHECK_FALSE(ok("{\"a\":\"\xf4\x90\x80\x80\"}"));
+    CHECK(ok("{\"a\":\"\xf4\x8f\xbf\xbf\x7f\"}"));
+    CHECK_FALSE(ok("{\"a\":\"unterminated}"));
+    // Numbers.
+    CHECK(ok(R"({"a":-0,"b":1E+2,"c":1e-400,"d":18446744073709551615,"e":-9223372036854775808})"));
+    CHECK(c.get_number("c") == 0.0);
+    CHECK(c.type("d") == jose::claim_type::number);
+    CHECK(c.get_int("e") == INT64_MIN);
+    for (const char* bad : {R"({"a":01})", R"({"a":1.})", R"({"a":.1})", R"({"a":+1})",
+                            R"({"a":1e})", R"({"a":1e309})", R"({"a":18446744073709551616})",
+                            R"({"a":-9223372036854775809})", R"({"a":-})", R"({"a":NaN})"}) {
+        INFO(bad);
+        CHECK(jose::claims::parse(bad, c) == errc::json_invalid);
+    }
+    // Structure.
+    for (const char* bad : {"", " ", "{", "}", "{}}", "{} x", "[]", "{,}", R"({"a":1,})",
+                            R"({"a" 1})", R"({"a":[1,]})", R"({"a":{"b":1,}})", R"({"a":nul})",
+                            R"({"a":tru})", R"({a:1})", "\xef\xbb\xbf{}"}) {
+        INFO(bad);
+        CHECK(jose::claims::parse(bad, c) == errc::json_invalid);
+    }
+    CHECK(jose::claims::parse(std::string_view("{}\0", 3), c) == errc::json_invalid);
+    // Duplicates, also when spelled with escapes, at any depth.
+    CHECK(jose::claims::parse(R"({"a":1,"\u0061":2})", c) == errc::json_duplicate_member);
+    CHECK(jose::claims::parse(R"({"o":{"k":1,"\u006b":2}})", c) == errc::json_duplicate_member);
+    CHECK(jose::claims::parse(R"({"o":[{"k":1},{"k":1,"j":{"x":1,"x":2}}]})", c) ==
+          errc::json_duplicate_member);
+    CHECK(ok(R"({"o":{"k":{"k":{"k":1}},"j":{"k":1}}})"));
+    // Many members (beyond the duplicate table) and deep nesting limits.
+    std::string many = "{";
+    for (int i = 0; i < 300; ++i)
+        many += (i ? ",\"m" : "\"m") + std::to_string(i) + "\":" + std::to_string(i);
+    CHECK(ok(many + "}"));
+    CHECK(c.size() == 300);
+    CHECK(c.get_int("m299") == 299);
+    CHECK(jose::claims::parse(many + ",\"m7\":1}", c) == errc::json_duplicate_member);
+    CHECK(jose::claims::parse(many + ",\"m250\":1}", c) == errc::json_duplicate_member);
+    CHECK(ok("{\"d\":" + std::string(31, '[') + std::string(31, ']') + "}"));
+    CHECK(jose::claims::parse("{\"d\":" + std::string(32, '[') + std::string(32, ']') + "}", c) ==
+          errc::json_invalid);
 }
