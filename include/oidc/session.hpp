@@ -4,6 +4,7 @@
 #include <oidc/detail/config.hpp>
 #include <oidc/detail/session_fsm.hpp>
 #include <oidc/error.hpp>
+#include <oidc/http/client.hpp>
 #include <oidc/http/message.hpp>
 #include <oidc/token.hpp>
 
@@ -15,9 +16,11 @@
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/error.hpp>
 #include <asio/executor_work_guard.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
@@ -32,6 +35,7 @@
 #include <random>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -110,6 +114,15 @@ struct session_options {
     std::function<void(const session_event&)> on_event;
     /// Seed of the jitter generator (0: from std::random_device).
     std::uint64_t jitter_seed = 0;
+};
+
+/// Per-call options of session::call().
+struct call_options {
+    /// Bound of the whole call (token wait, request, the one replay); completes with
+    /// errc::timed_out. Zero: none beyond the HTTP client's own timeouts.
+    std::chrono::milliseconds timeout{0};
+    /// Timeouts and limits of the HTTP requests; default: the HTTP client's.
+    std::optional<http::send_options> send;
 };
 
 namespace detail {
@@ -550,6 +563,79 @@ struct initiate_session_token {
     }
 };
 
+template <class Impl, class CompletionToken>
+auto async_session_token(const std::shared_ptr<Impl>& im, CompletionToken&& tok) {
+    return asio::async_initiate<CompletionToken, void(std::error_code, token_ref)>(
+        initiate_session_token{}, tok, im, static_cast<diagnostics*>(nullptr));
+}
+
+using call_result = std::pair<std::error_code, http::response>;
+
+template <class Impl>
+asio::awaitable<call_result> call_attempts(std::shared_ptr<Impl> im, http::client h,
+                                           http::request req,
+                                           std::optional<http::send_options> so) {
+    for (int attempt = 0;; ++attempt) {
+        auto [ec, tok] = co_await async_session_token(im, net::use_nothrow_awaitable);
+        if (ec)
+            co_return call_result{ec, http::response{}};
+        // The first attempt sends a copy: the request is replayed once on invalid_token.
+        http::request r = attempt == 0 ? req : std::move(req);
+        std::string auth;
+        auth.reserve(7 + tok.value().size());
+        auth.append("Bearer ").append(tok.value());
+        r.headers.set("Authorization", auth);
+        // (No co_await inside a conditional expression: GCC 12 miscompiles it.)
+        std::tuple<std::error_code, http::response> sent;
+        if (so)
+            sent = co_await h.async_send(std::move(r), *so, net::use_nothrow_awaitable);
+        else
+            sent = co_await h.async_send(std::move(r), net::use_nothrow_awaitable);
+        auto& [sec, resp] = sent;
+        if (sec)
+            co_return call_result{sec, http::response{}};
+        if (attempt == 0 && is_invalid_token_response(resp)) {
+            im->invalidate(tok); // only if no newer token replaced it meanwhile
+            continue;
+        }
+        co_return call_result{std::error_code(), std::move(resp)};
+    }
+}
+
+template <class Impl>
+asio::awaitable<call_result> call_op(std::shared_ptr<Impl> im, http::client h, http::request req,
+                                     call_options o) {
+    try {
+        if (o.timeout.count() <= 0)
+            co_return co_await call_attempts(std::move(im), std::move(h), std::move(req),
+                                             std::move(o.send));
+        using namespace asio::experimental::awaitable_operators;
+        asio::steady_timer timer(co_await asio::this_coro::executor, o.timeout);
+        auto v = co_await (
+            call_attempts(std::move(im), std::move(h), std::move(req), std::move(o.send)) ||
+            timer.async_wait(asio::use_awaitable));
+        if (v.index() == 1)
+            co_return call_result{make_error_code(errc::timed_out), http::response{}};
+        co_return std::get<0>(std::move(v));
+    } catch (const std::system_error& e) {
+        co_return call_result{e.code(), http::response{}};
+    } catch (const std::bad_alloc&) {
+        co_return call_result{std::make_error_code(std::errc::not_enough_memory), http::response{}};
+    }
+}
+
+struct initiate_call {
+    template <class Handler, class Impl>
+    void operator()(Handler&& handler, std::shared_ptr<Impl> im, http::request req,
+                    call_options o) const {
+        http::client h = im->source().http(); // shares the source's connection pool
+        auto ex = im->executor();
+        asio::co_spawn(
+            ex, call_op(std::move(im), std::move(h), std::move(req), std::move(o)),
+            http::detail::send_completion<std::decay_t<Handler>>{std::forward<Handler>(handler)});
+    }
+};
+
 } // namespace detail
 
 /// The shared token state of one (provider, client, grant): serves the cached access token
@@ -632,6 +718,35 @@ public:
     /// Drops `t` if it is still the token served (a newer one is never dropped); the next
     /// token() renews. Returns whether it was dropped.
     bool invalidate(const token_ref& t) { return impl_ && impl_->invalidate(t); }
+
+    /// Sends `req` with `Authorization: Bearer <token>` through the source's HTTP client (its
+    /// keep-alive pool). On `401` with `WWW-Authenticate: Bearer error="invalid_token"` the
+    /// token used is invalidated (unless a newer one replaced it already), a fresh one is
+    /// obtained and the request is sent once more; the second answer is final.
+    ///
+    /// - Handler: `void(std::error_code, http::response)`; any completion token, default
+    ///   `asio::use_awaitable`. Any HTTP status is a success (the 401 after the replay too).
+    /// - Executor: runs on the session's executor; the handler on its associated executor.
+    /// - Lifetimes: `req` is moved in; the session may be destroyed meanwhile (the call then
+    ///   fails with operation_aborted if it still needs a token).
+    /// - Cancellation: terminal cancellation completes with operation_aborted; a token
+    ///   renewal other callers share goes on.
+    /// - Errors: those of token() and of http::client::async_send; errc::timed_out after
+    ///   `call_options::timeout`.
+    /// - Thread safety: any thread.
+    /// - Spec: RFC 6750 2.1 (Authorization header), 3.1 (invalid_token).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    requires(!std::is_same_v<std::decay_t<CompletionToken>, call_options>) auto call(
+        http::request req, CompletionToken&& tok = {}) {
+        return call(std::move(req), call_options{}, std::forward<CompletionToken>(tok));
+    }
+
+    /// The same with a per-call timeout and HTTP options.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto call(http::request req, call_options opts, CompletionToken&& tok = {}) {
+        return asio::async_initiate<CompletionToken, void(std::error_code, http::response)>(
+            detail::initiate_call{}, tok, impl_, std::move(req), std::move(opts));
+    }
 
     /// The shared state (tests, call()).
     const std::shared_ptr<detail::session_impl<Source>>& impl() const noexcept { return impl_; }

@@ -106,8 +106,9 @@ public:
             }
         }
         if (slot.is_connected())
-            slot.assign([op](asio::cancellation_type_t) {
-                finish(op, outcome{asio::error::operation_aborted, {}, {}});
+            slot.assign([w = std::weak_ptr<pending>(op)](asio::cancellation_type_t) {
+                if (auto op = w.lock())
+                    finish(op, outcome{asio::error::operation_aborted, {}, {}});
             });
         std::lock_guard<std::mutex> lock(st_->mu);
         if (st_->manual) {
