@@ -408,12 +408,15 @@ private:
 
     static bool split_header(std::string_view line, std::string_view& name,
                              std::string_view& value) noexcept {
-        std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos)
+        // One pass over the name: tchar bytes up to the colon.
+        std::size_t i = 0;
+        while (i < line.size() && detail::http_chars.tchar[static_cast<unsigned char>(line[i])])
+            ++i;
+        if (i == 0 || i == line.size() || line[i] != ':')
             return false;
-        name = line.substr(0, colon);
-        value = detail::trim_ows(line.substr(colon + 1));
-        return detail::is_token(name) && detail::is_field_value(value);
+        name = line.substr(0, i);
+        value = detail::trim_ows(line.substr(i + 1));
+        return detail::is_field_value(value);
     }
     static bool valid_header_line(std::string_view line) noexcept {
         std::string_view name, value;
