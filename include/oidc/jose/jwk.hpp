@@ -469,8 +469,9 @@ public:
     }
 
     /// An oct key for HS256/384/512 (e.g. an OIDC client secret, OIDC Core 10.1).
-    static jwk from_secret(std::string_view secret_bytes) {
+    static jwk from_secret(std::string_view secret_bytes, std::string_view kid = {}) {
         auto k = std::make_shared<detail::key_data>();
+        k->kid.assign(kid.data(), kid.size());
         k->kty = key_type::oct;
         k->secret.assign(secret_bytes.data(), secret_bytes.size());
         k->bits = k->secret.size() * 8;
@@ -746,9 +747,11 @@ public:
         s.keys_.reserve(keys->as_array().size());
         for (const auto& k : keys->as_array()) {
             jwk key;
-            if (jwk::from_json(k, key))
+            if (jwk::from_json(k, key)) {
                 ++s.skipped_;
-            else
+                if (const std::string* kid = k.find_string("kid"))
+                    s.skipped_kids_.push_back(*kid);
+            } else
                 s.keys_.push_back(std::move(key));
         }
         out = std::move(s);
@@ -766,9 +769,13 @@ public:
     /// - with a kid: the key with that kid usable with `a` (see jwk::usable_with); keys
     ///   without that kid are never considered;
     /// - without a kid: the single key usable with `a`.
-    /// Ambiguity (two usable candidates) returns nullptr: the caller reports key_not_found
-    /// rather than guess. nullptr when nothing matches.
+    /// Ambiguity (two usable candidates, or a kid that the set also gave to a key it skipped
+    /// as malformed) returns nullptr: the caller reports key_not_found rather than guess.
+    /// nullptr when nothing matches.
     const jwk* select(std::string_view kid, alg a) const noexcept {
+        if (!kid.empty() &&
+            std::find(skipped_kids_.begin(), skipped_kids_.end(), kid) != skipped_kids_.end())
+            return nullptr;
         const jwk* found = nullptr;
         for (const auto& k : keys_) {
             if (!kid.empty() && k.kid() != kid)
@@ -785,6 +792,7 @@ public:
 private:
     std::vector<jwk> keys_;
     std::size_t skipped_ = 0;
+    std::vector<std::string> skipped_kids_;
 };
 
 } // namespace oidc::jose
