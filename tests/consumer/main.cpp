@@ -1,5 +1,6 @@
 // A program that uses an installed (or embedded) asio-oidc the way an application does:
-// the umbrella header, the error codes, and an Asio coroutine with a TLS context.
+// the umbrella header, error codes, a token response (JSON: simdjson), HS256 (libcrypto),
+// and an Asio coroutine with a TLS context. Only stable, documented API.
 // Built by every consumer test (CMake find_package / add_subdirectory, pkg-config, meson).
 #include <oidc/oidc.hpp>
 
@@ -48,6 +49,27 @@ int main() {
         check(e.code() == oidc::errc::invalid_grant, "oauth_error code");
         check(e.diag().http_status == 400, "oauth_error diagnostics");
     }
+
+    // JSON through the library (links simdjson): a Keycloak-style token response.
+    oidc::token_set tokens;
+    oidc::diagnostics token_diag;
+    const auto now = oidc::clock::now();
+    ec = oidc::parse_token_response(
+        R"({"access_token":"a.b.c","token_type":"Bearer","expires_in":300,"refresh_token":"r"})",
+        200, now, tokens, token_diag);
+    check(!ec, "parse_token_response");
+    check(tokens.access_valid(now) && tokens.refresh_valid(now), "token_set validity");
+    ec = oidc::parse_token_response(R"({"error":"invalid_grant"})", 400, now, tokens, token_diag);
+    check(ec == oidc::errc::invalid_grant && token_diag.http_status == 400, "OAuth error body");
+
+    // JOSE through the library (links libcrypto): HS256 sign and verify.
+    const auto key = oidc::jose::jwk::from_secret("0123456789abcdef0123456789abcdef");
+    std::string sig;
+    check(!oidc::jose::sign(oidc::jose::alg::HS256, key, "header.payload", sig), "sign");
+    check(!oidc::jose::verify(oidc::jose::alg::HS256, key, "header.payload", sig), "verify");
+    check(oidc::jose::verify(oidc::jose::alg::HS256, key, "header.payload2", sig) ==
+              oidc::errc::signature_invalid,
+          "verify rejects a changed input");
 
     // OpenSSL through asio::ssl (the library's TLS layer links it).
     asio::ssl::context tls(asio::ssl::context::tls_client);
