@@ -80,7 +80,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     request req2;
     req2.headers.add(in, "v");
     wire.clear();
-    if (!serialize_request(req2, "/", "h", wire))
-        FUZZ_CHECK(count(wire, "\r\n") == 4 && count(wire, "\n") == 4 && count(wire, "\r") == 4);
+    if (!serialize_request(req2, "/", "h", wire)) {
+        // a caller's Host replaces the one from host_header: one line fewer
+        const std::size_t lines = iequals(in, "host") ? 3 : 4;
+        FUZZ_CHECK(count(wire, "\r\n") == lines && count(wire, "\n") == lines &&
+                   count(wire, "\r") == lines);
+    }
     return 0;
 }
