@@ -47,6 +47,9 @@ public:
     /// json_invalid, json_duplicate_member, claim_invalid (a claim listed above with the wrong
     /// type). On error `out` is left empty. This checks no signature and no claim value.
     static inline std::error_code parse(std::string_view json, claims& out);
+    /// The same, taking the text from `json` without a copy: `json` receives a spare buffer
+    /// (for callers that decode into a reused string).
+    static inline std::error_code parse_swap(std::string& json, claims& out);
 
     // ---- registered and common claims ----
     std::string_view iss() const noexcept { return str(k_iss); }
@@ -202,6 +205,7 @@ private:
         bool boolean = false;
     };
     struct parser;
+    static inline std::error_code parse_owned(claims& out);
 
     std::string_view view(const text_ref& r) const noexcept {
         return std::string_view(r.decoded ? dec_ : json_).substr(r.off, r.len);
@@ -764,20 +768,20 @@ struct claims::parser {
     }
 
     // Duplicate check of the top-level names: an open-addressing table of entry indexes
-    // (256 slots, used up to 192 names; beyond that a linear scan).
-    std::uint16_t slots[256];
+    // (64 slots, used up to 40 names; beyond that a linear scan over the name hashes).
+    std::uint8_t slots[64];
     bool unique_top_name(std::string_view name, std::uint32_t h) noexcept {
         const std::size_t n = c.entries_.size() - 1; // index of the new entry
-        if (n >= 192) {
+        if (n >= 40) {
             for (std::size_t i = 0; i < n; ++i)
                 if (c.entries_[i].hash == h && c.view(c.entries_[i].name) == name)
                     return false;
             return true;
         }
-        for (std::size_t s = h >> 24;; s = (s + 1) & 255) {
-            const std::uint16_t i = slots[s];
-            if (i == 0xFFFF) {
-                slots[s] = static_cast<std::uint16_t>(n);
+        for (std::size_t s = h >> 26;; s = (s + 1) & 63) {
+            const std::uint8_t i = slots[s];
+            if (i == 0xFF) {
+                slots[s] = static_cast<std::uint8_t>(n);
                 return true;
             }
             if (c.entries_[i].hash == h && c.view(c.entries_[i].name) == name)
@@ -873,12 +877,24 @@ struct claims::parser {
 
 inline std::error_code claims::parse(std::string_view json, claims& out) {
     out.clear();
-    if (json.size() > 0xFFFFFFF0u)
-        return errc::input_too_large;
     out.json_.assign(json.data(), json.size());
+    return parse_owned(out);
+}
+
+inline std::error_code claims::parse_swap(std::string& json, claims& out) {
+    out.clear();
+    out.json_.swap(json);
+    return parse_owned(out);
+}
+
+inline std::error_code claims::parse_owned(claims& out) {
+    if (out.json_.size() > 0xFFFFFFF0u) {
+        out.clear();
+        return errc::input_too_large;
+    }
     // Decoded strings are never longer than their escaped form: no reallocation while parsing,
     // so views into dec_ stay valid during the pass.
-    out.dec_.reserve(json.size());
+    out.dec_.reserve(out.json_.size());
     thread_local std::vector<std::string_view> keys;
     thread_local std::vector<text_ref> items;
     keys.clear();

@@ -12,7 +12,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <span>
@@ -237,6 +239,134 @@ inline std::error_code check_claims(const claims& c, alg a, const validation_opt
     return {};
 }
 
+namespace detail {
+
+/// Strict base64url decoding with the rules of base64url_decode (same results, same errors),
+/// four characters per step through pre-shifted tables: the hot path of validate().
+struct jwt_b64_tables {
+    std::uint32_t t[4][256];
+    constexpr jwt_b64_tables() : t() {
+        constexpr std::uint32_t bad = 0x01000000u;
+        for (auto& row : t)
+            for (auto& x : row)
+                x = bad;
+        for (std::uint32_t i = 0; i < 64; ++i) {
+            const auto ch = static_cast<unsigned char>(b64url_alphabet[i]);
+            t[0][ch] = i << 18;
+            t[1][ch] = i << 12;
+            t[2][ch] = i << 6;
+            t[3][ch] = i;
+        }
+    }
+};
+inline constexpr jwt_b64_tables jwt_b64_table{};
+
+inline std::error_code jwt_b64url_decode(std::string_view in, std::string& out) {
+    const std::size_t n = in.size();
+    if (n % 4 == 1)
+        return errc::base64url_invalid;
+    const std::size_t len = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
+    out.resize(len + 1); // one spare byte: each step stores four bytes
+    auto* o = reinterpret_cast<unsigned char*>(out.data());
+    const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+    const auto& t = jwt_b64_table.t;
+    std::uint32_t bad = 0;
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4, o += 3) {
+        const std::uint32_t v = t[0][p[i]] | t[1][p[i + 1]] | t[2][p[i + 2]] | t[3][p[i + 3]];
+        bad |= v;
+        const unsigned char b[4] = {static_cast<unsigned char>(v >> 16),
+                                    static_cast<unsigned char>(v >> 8),
+                                    static_cast<unsigned char>(v), 0};
+        std::memcpy(o, b, 4);
+    }
+    const std::size_t rest = n - i;
+    if (rest == 2) {
+        const std::uint32_t v = t[0][p[i]] | t[1][p[i + 1]];
+        bad |= v;
+        if ((v >> 12) & 15)
+            return errc::base64url_invalid; // non-canonical trailing bits
+        *o = static_cast<unsigned char>(v >> 16);
+    } else if (rest == 3) {
+        const std::uint32_t v = t[0][p[i]] | t[1][p[i + 1]] | t[2][p[i + 2]];
+        bad |= v;
+        if ((v >> 6) & 3)
+            return errc::base64url_invalid;
+        o[0] = static_cast<unsigned char>(v >> 16);
+        o[1] = static_cast<unsigned char>(v >> 8);
+    }
+    out.resize(len);
+    if (bad & 0x01000000u)
+        return errc::base64url_invalid;
+    return {};
+}
+
+/// Per-thread buffers of validate().
+struct validate_state {
+    std::string header, payload, signature;
+    claims header_claims;
+};
+
+inline validate_state& validate_buffers() {
+    thread_local validate_state s;
+    return s;
+}
+
+/// The common case of validate() without building a jws: a compact token whose protected
+/// header holds only string members alg, kid, typ and cty (Keycloak, oidc-provider, Auth0,
+/// Entra ID ...). Anything else - a parse error, another header member (crit, b64, jku ...), a
+/// member of another type, alg none or unknown - returns false, and validate() takes the
+/// general path through jws::parse, which reports the error or handles the member.
+inline bool validate_common(std::string_view token, const jwk_set& keys,
+                            const validation_options& opt, claims& out, std::error_code& ec) {
+    const std::size_t d1 = token.find('.');
+    if (d1 == std::string_view::npos || d1 == 0)
+        return false;
+    const std::size_t d2 = token.find('.', d1 + 1);
+    if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos)
+        return false;
+    validate_state& st = validate_buffers();
+    if (jwt_b64url_decode(token.substr(0, d1), st.header) ||
+        claims::parse(st.header, st.header_claims))
+        return false;
+    const claims& h = st.header_claims;
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        const std::string_view n = h.name_at(i);
+        if ((n != "alg" && n != "kid" && n != "typ" && n != "cty") ||
+            h.type(n) != claim_type::string)
+            return false;
+    }
+    const auto name = h.get_string("alg");
+    const auto a = name ? alg_from_string(*name) : std::nullopt;
+    if (!a || *a == alg::none)
+        return false;
+    if (jwt_b64url_decode(token.substr(d1 + 1, d2 - d1 - 1), st.payload) ||
+        jwt_b64url_decode(token.substr(d2 + 1), st.signature))
+        return false;
+
+    // What verify_signature() does for a parsed jws.
+    if (std::find(opt.algorithms.begin(), opt.algorithms.end(), *a) == opt.algorithms.end()) {
+        ec = errc::alg_not_allowed;
+        return true;
+    }
+    const jwk* key = keys.select(h.get_string("kid").value_or(""), *a);
+    if (!key) {
+        ec = errc::key_not_found;
+        return true;
+    }
+    if ((ec = verify(*a, *key, token.substr(0, d2), st.signature)))
+        return true;
+    if ((ec = check_typ(h.get_string("typ").value_or(""), opt)))
+        return true;
+    if ((ec = claims::parse_swap(st.payload, out)))
+        return true;
+    if ((ec = check_claims(out, *a, opt)))
+        out.clear();
+    return true;
+}
+
+} // namespace detail
+
 /// Validates a compact JWS JWT: size bound, JWS parse (header rules of jws::parse), the
 /// signature with a key of `keys` and an algorithm of `opt.algorithms` (verify_signature),
 /// the header `typ` (check_typ), the claims (claims::parse, strict JSON) and the claim rules
@@ -245,25 +375,28 @@ inline std::error_code check_claims(const claims& c, alg a, const validation_opt
 /// On success `out` holds the claims; on error it is empty. Errors: those of jws::parse,
 /// verify_signature, check_typ, claims::parse and check_claims; input_too_large. Messages
 /// never contain the token. Thread safety: safe to call concurrently (per-thread buffers).
+/// Cost: one pass per part; tokens whose header holds only alg/kid/typ/cty take a path that
+/// builds no jws object (same rules and errors, see detail::validate_common).
 inline std::error_code validate(std::string_view token, const jwk_set& keys,
                                 const validation_options& opt, claims& out) {
     out.clear();
     if (token.size() > opt.limits.max_token_bytes)
         return errc::input_too_large;
+    std::error_code ec;
+    if (detail::validate_common(token, keys, opt, out, ec))
+        return ec;
     thread_local jws parsed; // buffers reused by every call on this thread
-    if (auto ec = jws::parse(token, parsed, opt.limits))
+    if ((ec = jws::parse(token, parsed, opt.limits)))
         return ec;
-    if (auto ec = verify_signature(parsed, keys, std::span<const alg>(opt.algorithms)))
+    if ((ec = verify_signature(parsed, keys, std::span<const alg>(opt.algorithms))))
         return ec;
-    if (auto ec = check_typ(parsed.header().typ, opt))
+    if ((ec = check_typ(parsed.header().typ, opt)))
         return ec;
-    if (auto ec = claims::parse(parsed.payload(), out))
+    if ((ec = claims::parse(parsed.payload(), out)))
         return ec;
-    if (auto ec = check_claims(out, parsed.header().algorithm, opt)) {
+    if ((ec = check_claims(out, parsed.header().algorithm, opt)))
         out.clear();
-        return ec;
-    }
-    return {};
+    return ec;
 }
 
 } // namespace oidc::jose

@@ -657,3 +657,66 @@ TEST_CASE("jwt: the claims reader is strict JSON (RFC 8259)", "[jwt]") {
     CHECK(jose::claims::parse("{\"d\":" + std::string(32, '[') + std::string(32, ']') + "}", c) ==
           errc::json_invalid);
 }
+
+TEST_CASE("jwt: the fast base64url decoder agrees with base64url_decode", "[jwt]") {
+    const std::string alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= \n.\x80";
+    std::uint32_t seed = 12345;
+    auto next = [&] {
+        seed = seed * 1103515245u + 12345u;
+        return seed >> 8;
+    };
+    std::string a, b;
+    int invalid = 0, mismatches = 0;
+    for (int i = 0; i < 20000; ++i) {
+        std::string in;
+        const std::size_t len = next() % 24;
+        const bool clean = next() % 4 != 0; // mostly valid characters
+        for (std::size_t j = 0; j < len; ++j)
+            in.push_back(alphabet[next() % (clean ? 64 : alphabet.size())]);
+        auto e1 = jose::base64url_decode(in, a);
+        auto e2 = jose::detail::jwt_b64url_decode(in, b);
+        if (e1 != e2 || (!e1 && a != b)) {
+            FAIL_CHECK("decoders disagree on '" << in << "'");
+            ++mismatches;
+        }
+        invalid += e1 ? 1 : 0;
+    }
+    CHECK(mismatches == 0);
+    CHECK(invalid > 1000);
+    std::string big(3000, '\0');
+    for (auto& ch : big)
+        ch = static_cast<char>(next());
+    REQUIRE_FALSE(jose::detail::jwt_b64url_decode(jose::base64url_encode(big), b));
+    CHECK(b == big);
+}
+
+TEST_CASE("jwt: headers beyond alg/kid/typ/cty take the general path with the same rules",
+          "[jwt]") {
+    auto signx = [](std::string_view extra) {
+        std::string out;
+        REQUIRE_FALSE(
+            jose::sign_compact(jose::alg::RS256, keys().rsa, payload(), out, "JWT", extra));
+        return out;
+    };
+    CHECK_FALSE(check(signx("\"jku\":\"https://attacker.example/jwks\"")));
+    CHECK_FALSE(check(signx("\"x5t\":\"abc\",\"cty\":\"JWT\"")));
+    CHECK(check(signx("\"crit\":[\"exp\"],\"exp\":1")) == errc::crit_unsupported);
+    CHECK(check(signx("\"b64\":false,\"crit\":[\"b64\"]")) != std::error_code());
+    CHECK(check(signx("\"kid\":5")) != std::error_code());
+    CHECK(check(signx("\"typ\":\"JWT\"")) == errc::json_duplicate_member);
+    auto o = options();
+    o.typ = "at+jwt";
+    CHECK(check(signx("\"jku\":\"x\""), o) == errc::typ_mismatch);
+    // Header parsing errors are those of jws::parse.
+    const std::string p = jose::base64url_encode(payload());
+    CHECK(check(jose::base64url_encode(R"({"alg":"RS257"})") + "." + p + ".c2ln") ==
+          errc::alg_unsupported);
+    CHECK(check(jose::base64url_encode(R"({"alg":"none"})") + "." + p + ".") == errc::alg_none);
+    CHECK(check(jose::base64url_encode(R"({"typ":"JWT"})") + "." + p + ".c2ln") ==
+          errc::jws_malformed);
+    CHECK(check(jose::base64url_encode(R"({"alg":"RS256"})") + "." + p + ".c2ln=") ==
+          errc::jws_malformed);
+    CHECK(check("." + p + ".c2ln") == errc::jws_malformed);
+    CHECK(check("a.b.c.d") == errc::jws_malformed);
+}
