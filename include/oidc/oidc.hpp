@@ -1,9 +1,13 @@
 // asio-oidc umbrella header.
 #pragma once
 
+#include <oidc/authorization.hpp>
+#include <oidc/client.hpp>
+#include <oidc/client_auth.hpp>
 #include <oidc/detail/config.hpp>
 #include <oidc/discovery.hpp>
 #include <oidc/error.hpp>
+#include <oidc/grants.hpp>
 #include <oidc/http/client.hpp>
 #include <oidc/http/connection.hpp>
 #include <oidc/http/parser.hpp>
@@ -16,4 +20,5 @@
 #include <oidc/jose/jwks.hpp>
 #include <oidc/jose/jws.hpp>
 #include <oidc/jose/jwt.hpp>
+#include <oidc/jwks_cache.hpp>
 #include <oidc/token.hpp>
