@@ -1,0 +1,33 @@
+# Stage "integration": oidc::client, jwks_cache and the CLI's OAuth verbs against the real test
+# provider (tests/integration/provider). Starts the provider in a temporary directory, exports
+# its OIDC_TEST_* variables, runs oidc_integration_tests from the gcc build (built here when the
+# gcc stage did not run) and the CLI checks, and stops the provider whatever happens.
+# Sourced by scripts/test.sh.
+
+integration_tests() {
+    (
+        set -u
+        local dir build pdir rc=0
+        build=$out/gcc
+        if [ ! -f "$build/build.ninja" ]; then
+            configure_build "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=g++ || exit 1
+        fi
+        cmake --build "$build" -j "$jobs" --target oidc_integration_tests || exit 1
+        pdir=$(mktemp -d "${TMPDIR:-/tmp}/oidc-integration.XXXXXX")
+        trap 'bash "$root/scripts/provider.sh" stop "$pdir" >/dev/null 2>&1 || true; rm -rf "$pdir"' EXIT
+        bash "$root/scripts/provider.sh" start "$pdir" || {
+            cat "$pdir/provider.log" 2>/dev/null
+            exit 1
+        }
+        eval "$(bash "$root/scripts/provider.sh" env "$pdir")"
+        "$build/tests/integration/oidc_integration_tests" "[integration]" || rc=1
+        # The CLI verbs (when the CLI is part of the build).
+        if cmake --build "$build" -j "$jobs" --target asio-oidc-cli >/dev/null 2>&1 &&
+            [ -f "$root/tests/integration/cli_oauth.sh" ]; then
+            bash "$root/tests/integration/cli_oauth.sh" "$build/examples/cli/asio-oidc" || rc=1
+        fi
+        [ "$rc" = 0 ] || tail -n 40 "$pdir/provider.log" 2>/dev/null
+        exit "$rc"
+    )
+}
+register_stage integration integration_tests
