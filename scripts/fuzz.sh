@@ -25,7 +25,8 @@ for t in "${targets[@]}"; do
     "$dir/tests/fuzz/$t" -max_total_time="$secs" -print_final_stats=1 -timeout=5 -rss_limit_mb=2048 \
         "${args[@]}" 2>&1 | grep -E "stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Done" || true
     # A crash leaves crash-* files and a non-zero status; fail loudly.
-    if ls crash-* leak-* timeout-* 2>/dev/null | grep -q .; then
+    if compgen -G 'crash-*' >/dev/null || compgen -G 'leak-*' >/dev/null ||
+        compgen -G 'timeout-*' >/dev/null; then
         echo "fuzz: $t found a failing input"
         exit 1
     fi
