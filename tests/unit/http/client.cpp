@@ -305,15 +305,15 @@ TEST_CASE("any completion token: use_awaitable throws, as_tuple, use_future", "[
     CHECK(tuple_ec == errc::url_invalid);
 
     ioc.restart();
+    auto work = asio::make_work_guard(ioc); // before the thread starts: run_for needs work
     std::thread t([&] { ioc.run_for(10s); });
-    auto work = asio::make_work_guard(ioc);
     std::future<oidc::http::response> f = c.async_send(get(srv.url("/fut")), asio::use_future);
     auto st = f.wait_for(10s);
     work.reset();
-    REQUIRE(st == std::future_status::ready);
-    CHECK(f.get().body == "{\"line\":\"GET /fut HTTP/1.1\"}");
     ioc.stop();
     t.join();
+    REQUIRE(st == std::future_status::ready);
+    CHECK(f.get().body == "{\"line\":\"GET /fut HTTP/1.1\"}");
 }
 
 TEST_CASE("the handler is never called inside async_send", "[http-client]") {
