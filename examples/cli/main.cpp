@@ -53,7 +53,9 @@ namespace {
 
 // The verb table: add a verb by writing verb_NAME.cpp and listing it here.
 const oidc_cli::verb* const verbs[] = {
-    &oidc_cli::verify_verb,
+    &oidc_cli::verify_verb,   &oidc_cli::discover_verb,   &oidc_cli::jwks_verb,
+    &oidc_cli::token_verb,    &oidc_cli::introspect_verb, &oidc_cli::revoke_verb,
+    &oidc_cli::userinfo_verb,
 };
 
 int usage(std::FILE* to) {

@@ -32,5 +32,12 @@ bool read_file(std::string_view path, std::string& out);
 // The verbs (one file each).
 int verify_main(std::span<const std::string_view> args);
 extern const verb verify_verb;
+// verb_oauth.cpp: the OAuth 2.0 / OpenID Connect operations of oidc::client.
+extern const verb discover_verb;
+extern const verb jwks_verb;
+extern const verb token_verb;
+extern const verb introspect_verb;
+extern const verb revoke_verb;
+extern const verb userinfo_verb;
 
 } // namespace oidc_cli
