@@ -93,7 +93,8 @@ enum class errc {
     interaction_required,
     login_required,
     consent_required,
-    oauth_error_other, ///< an "error" value not listed above (see diagnostics)
+    unsupported_token_type, ///< RFC 7009 2.2.1 (revocation / introspection)
+    oauth_error_other,      ///< an "error" value not listed above (see diagnostics)
 
     // --- protocol checks ---
     issuer_metadata_mismatch = 600, ///< discovery "issuer" differs from the requested one
@@ -181,6 +182,7 @@ inline std::string_view errc_name(errc e) noexcept {
         OIDC_ERRC_NAME(interaction_required)
         OIDC_ERRC_NAME(login_required)
         OIDC_ERRC_NAME(consent_required)
+        OIDC_ERRC_NAME(unsupported_token_type)
         OIDC_ERRC_NAME(oauth_error_other)
         OIDC_ERRC_NAME(issuer_metadata_mismatch)
         OIDC_ERRC_NAME(endpoint_not_supported)
@@ -337,6 +339,8 @@ inline const char* errc_message(errc e) noexcept {
         return "OpenID error: login_required";
     case errc::consent_required:
         return "OpenID error: consent_required";
+    case errc::unsupported_token_type:
+        return "OAuth error: unsupported_token_type";
     case errc::oauth_error_other:
         return "OAuth error (see diagnostics)";
     case errc::issuer_metadata_mismatch:

@@ -80,6 +80,7 @@ inline errc oauth_error_code(std::string_view error) noexcept {
         {"interaction_required", errc::interaction_required},
         {"login_required", errc::login_required},
         {"consent_required", errc::consent_required},
+        {"unsupported_token_type", errc::unsupported_token_type},
     };
     for (const auto& e : table)
         if (e.name == error)

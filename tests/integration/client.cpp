@@ -307,7 +307,7 @@ TEST_CASE("introspection and revocation", "[integration][client]") {
         oidc::diagnostics d;
         auto [iec, i0] = co_await c.introspect(t.access_token, "", d, use_nothrow_awaitable);
         if (iec) {
-            CHECK(iec == oidc::errc::oauth_error_other);
+            CHECK(iec == oidc::errc::unsupported_token_type);
             CHECK(d.error == "unsupported_token_type");
             CHECK(d.http_status == 400);
         } else {
@@ -330,7 +330,7 @@ TEST_CASE("introspection and revocation", "[integration][client]") {
 
         std::tie(ec) = co_await c.revoke(t.access_token, "access_token", d, use_nothrow_awaitable);
         if (ec) {
-            CHECK(ec == oidc::errc::oauth_error_other);
+            CHECK(ec == oidc::errc::unsupported_token_type);
             CHECK(d.error == "unsupported_token_type");
         }
     });

@@ -97,6 +97,8 @@ TEST_CASE("token response: OAuth errors become codes with untrusted diagnostics"
           oidc::errc::slow_down);
     CHECK(oidc::parse_token_response(R"({"error":"invalid_client"})", 401, t0, t, d) ==
           oidc::errc::invalid_client);
+    CHECK(oidc::parse_token_response(R"({"error":"unsupported_token_type"})", 400, t0, t, d) ==
+          oidc::errc::unsupported_token_type);
     CHECK(oidc::parse_token_response(R"({"error":"weird_thing"})", 400, t0, t, d) ==
           oidc::errc::oauth_error_other);
     CHECK(d.error == "weird_thing");
