@@ -44,9 +44,13 @@ pkg_check_headers() { # prefix
 
 pkg_cmake_install() { # prefix
     local prefix=$1 build=$out/pkg/cmake
-    configure_build "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
+    # Header-only: configure and install, nothing to build.
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
         -DASIO_OIDC_BUILD_TESTS=OFF -DASIO_OIDC_BUILD_EXAMPLES=OFF \
-        -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON >/dev/null || return 1
+        >"$build.configure.log" 2>&1 || {
+        cat "$build.configure.log"
+        return 1
+    }
     # Incremental: installed files keep their times, so consumer builds are reused.
     cmake --install "$build" --prefix "$prefix" >"$build.install.log" || return 1
     pkg_drop_stale_headers "$prefix"
