@@ -3,7 +3,9 @@
 
 #include <oidc/error.hpp>
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -24,6 +26,30 @@ struct b64url_table {
     }
 };
 inline constexpr b64url_table b64url_decode_table{};
+
+// Four 256-entry tables that place each character's 6 bits directly at their position in a
+// little-endian 3-byte group (the modp_b64 technique): a group decodes with 4 loads and 3 ORs.
+// Any invalid character sets bit 24.
+struct b64url_group_tables {
+    std::uint32_t d[4][256];
+    constexpr b64url_group_tables() : d() {
+        const b64url_table base;
+        for (int c = 0; c < 256; ++c) {
+            const int v = base.v[c];
+            if (v < 0) {
+                for (auto& t : d)
+                    t[c] = 0x01ffffff;
+                continue;
+            }
+            const auto u = static_cast<std::uint32_t>(v);
+            d[0][c] = u << 2;
+            d[1][c] = (u >> 4) | ((u & 15) << 12);
+            d[2][c] = ((u >> 2) << 8) | ((u & 3) << 22);
+            d[3][c] = u << 16;
+        }
+    }
+};
+inline constexpr b64url_group_tables b64url_groups{};
 } // namespace detail
 
 /// The encoded length of `n` bytes (no padding).
@@ -74,20 +100,39 @@ inline std::error_code base64url_decode(std::string_view in, std::string& out) {
     const std::size_t n = in.size();
     if (n % 4 == 1)
         return errc::base64url_invalid;
-    out.resize(n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1));
-    char* o = out.data();
+    const std::size_t out_size = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
     const auto* p = reinterpret_cast<const unsigned char*>(in.data());
     const auto& t = detail::b64url_decode_table.v;
     std::size_t i = 0;
     int bad = 0;
-    for (; i + 4 <= n; i += 4) {
-        int a = t[p[i]], b = t[p[i + 1]], c = t[p[i + 2]], d = t[p[i + 3]];
-        bad |= a | b | c | d;
-        std::uint32_t v = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) |
-                          (std::uint32_t(c) << 6) | std::uint32_t(d);
-        *o++ = static_cast<char>(v >> 16);
-        *o++ = static_cast<char>(v >> 8);
-        *o++ = static_cast<char>(v);
+    char* o = nullptr;
+    if constexpr (std::endian::native == std::endian::little) {
+        // One spare byte: each group stores 4 bytes and advances 3.
+        out.resize(out_size + 1);
+        o = out.data();
+        const auto& f = detail::b64url_groups.d;
+        std::uint32_t acc = 0;
+        for (; i + 4 <= n; i += 4) {
+            const std::uint32_t x = f[0][p[i]] | f[1][p[i + 1]] | f[2][p[i + 2]] | f[3][p[i + 3]];
+            acc |= x;
+            std::memcpy(o, &x, 4);
+            o += 3;
+        }
+        out.resize(out_size);
+        if (acc >= 0x01000000)
+            return errc::base64url_invalid;
+    } else {
+        out.resize(out_size);
+        o = out.data();
+        for (; i + 4 <= n; i += 4) {
+            int a = t[p[i]], b = t[p[i + 1]], c = t[p[i + 2]], d = t[p[i + 3]];
+            bad |= a | b | c | d;
+            std::uint32_t v = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) |
+                              (std::uint32_t(c) << 6) | std::uint32_t(d);
+            *o++ = static_cast<char>(v >> 16);
+            *o++ = static_cast<char>(v >> 8);
+            *o++ = static_cast<char>(v);
+        }
     }
     if (bad < 0)
         return errc::base64url_invalid;

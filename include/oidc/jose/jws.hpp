@@ -392,6 +392,114 @@ inline std::error_code sign_compact(alg a, const jwk& private_key, std::string_v
     return {};
 }
 
+namespace detail {
+
+/// No duplicate member names at any depth (json_duplicate_member), bounded depth
+/// (jws_malformed).
+inline std::error_code dom_strict(simdjson::dom::element e, int depth) noexcept {
+    if (depth > 8)
+        return errc::jws_malformed;
+    if (e.type() == simdjson::dom::element_type::OBJECT) {
+        simdjson::dom::object o = e.get_object().value_unsafe();
+        for (auto it = o.begin(); it != o.end(); ++it) {
+            for (auto jt = o.begin(); jt != it; ++jt)
+                if (jt.key() == it.key())
+                    return errc::json_duplicate_member;
+            if (auto ec = dom_strict(it.value(), depth + 1))
+                return ec;
+        }
+    } else if (e.type() == simdjson::dom::element_type::ARRAY) {
+        simdjson::dom::array a = e.get_array().value_unsafe();
+        for (auto item : a)
+            if (auto ec = dom_strict(item, depth + 1))
+                return ec;
+    }
+    return {};
+}
+
+/// Reads the protected header straight from simdjson's DOM (no owned tree): the members this
+/// library acts on, and the checks of jws::parse.
+inline std::error_code read_header(std::string_view text, jws_header& h) {
+    auto& st = oidc::detail::json::impl::state();
+    st.buffer.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+    st.buffer.assign(text.data(), text.size());
+    simdjson::dom::element root;
+    if (st.parser.parse(st.buffer.data(), text.size(), false).get(root) ||
+        root.type() != simdjson::dom::element_type::OBJECT)
+        return errc::jws_malformed;
+    simdjson::dom::object o = root.get_object().value_unsafe();
+    // Duplicate names first: {"alg":"HS256","alg":"none"} must never be read either way.
+    if (auto ec = dom_strict(root, 1))
+        return ec;
+    h.algorithm = alg::none;
+    h.kid.clear();
+    h.typ.clear();
+    h.cty.clear();
+    h.crit.clear();
+    bool have_alg = false, b64_false = false;
+    simdjson::dom::element crit;
+    bool have_crit = false;
+    for (auto field : o) {
+        const std::string_view k = field.key;
+        auto str = [&](std::string& dst) -> bool {
+            std::string_view v;
+            if (field.value.get_string().get(v))
+                return false;
+            dst.assign(v.data(), v.size());
+            return true;
+        };
+        if (k == "alg") {
+            std::string_view v;
+            if (field.value.get_string().get(v))
+                return errc::jws_malformed;
+            auto a = alg_from_string(v);
+            if (!a)
+                return errc::alg_unsupported;
+            h.algorithm = *a;
+            have_alg = true;
+        } else if (k == "kid") {
+            if (!str(h.kid))
+                return errc::jws_malformed;
+        } else if (k == "typ") {
+            if (!str(h.typ))
+                return errc::jws_malformed;
+        } else if (k == "cty") {
+            if (!str(h.cty))
+                return errc::jws_malformed;
+        } else if (k == "b64") {
+            bool b = true;
+            if (field.value.get_bool().get(b))
+                return errc::jws_malformed;
+            b64_false = !b;
+        } else if (k == "crit") {
+            crit = field.value;
+            have_crit = true;
+        }
+    }
+    if (!have_alg)
+        return errc::jws_malformed;
+    if (h.algorithm == alg::none)
+        return errc::alg_none;
+    if (b64_false)
+        return errc::b64_unsupported;
+    if (have_crit) {
+        // RFC 7515 4.1.11: a non-empty array of names; we understand no extension.
+        simdjson::dom::array arr;
+        if (crit.get_array().get(arr) || arr.size() == 0)
+            return errc::jws_malformed;
+        for (auto c : arr) {
+            std::string_view v;
+            if (c.get_string().get(v) || v.empty())
+                return errc::jws_malformed;
+            h.crit.emplace_back(v);
+        }
+        return errc::crit_unsupported;
+    }
+    return {};
+}
+
+} // namespace detail
+
 inline std::error_code jws::parse(std::string_view compact, jws& out, const parse_options& opt) {
     auto ec = out.parse_impl(compact, opt);
     if (ec) {
@@ -406,7 +514,6 @@ inline std::error_code jws::parse(std::string_view compact, jws& out, const pars
 }
 
 inline std::error_code jws::parse_impl(std::string_view compact, const parse_options& opt) {
-    namespace json = oidc::detail::json;
     if (compact.size() > opt.max_token_bytes)
         return errc::input_too_large;
     const std::size_t d1 = compact.find('.');
@@ -422,49 +529,8 @@ inline std::error_code jws::parse_impl(std::string_view compact, const parse_opt
         base64url_decode(compact.substr(d2 + 1), signature_))
         return errc::jws_malformed;
 
-    json::value h;
-    json::parse_options jo;
-    jo.max_depth = 8;
-    if (auto ec = json::parse_object(header_json_, h, jo))
-        return ec == errc::json_duplicate_member ? ec : std::error_code(errc::jws_malformed);
-    header_ = jws_header{};
-    const std::string* a = h.find_string("alg");
-    if (!a)
-        return errc::jws_malformed;
-    auto parsed = alg_from_string(*a);
-    if (!parsed)
-        return errc::alg_unsupported;
-    if (*parsed == alg::none)
-        return errc::alg_none;
-    header_.algorithm = *parsed;
-    auto str = [&](std::string_view name, std::string& dst) -> bool {
-        const json::value* v = h.find(name);
-        if (!v)
-            return true;
-        if (!v->is_string())
-            return false;
-        dst = v->as_string();
-        return true;
-    };
-    if (!str("kid", header_.kid) || !str("typ", header_.typ) || !str("cty", header_.cty))
-        return errc::jws_malformed;
-    if (const json::value* b64 = h.find("b64")) {
-        if (!b64->is_bool())
-            return errc::jws_malformed;
-        if (!b64->as_bool())
-            return errc::b64_unsupported;
-    }
-    if (const json::value* crit = h.find("crit")) {
-        // RFC 7515 4.1.11: a non-empty array of names; we understand no extension.
-        if (!crit->is_array() || crit->as_array().empty())
-            return errc::jws_malformed;
-        for (const auto& c : crit->as_array()) {
-            if (!c.is_string() || c.as_string().empty())
-                return errc::jws_malformed;
-            header_.crit.push_back(c.as_string());
-        }
-        return errc::crit_unsupported;
-    }
+    if (auto ec = detail::read_header(header_json_, header_))
+        return ec;
     token_.assign(compact.data(), compact.size());
     signing_input_size_ = d2;
     return {};

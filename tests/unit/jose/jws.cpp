@@ -169,6 +169,16 @@ TEST_CASE("jws: header rules", "[jose][jws]") {
     CHECK(parse(with_header(R"({"alg":"HS256","kid":1})")) == errc::jws_malformed);
     CHECK(parse(with_header(R"({"alg":"HS256","alg":"HS256"})")) == errc::json_duplicate_member);
     CHECK(parse(with_header(R"({"alg":"HS256","alg":"none"})")) == errc::json_duplicate_member);
+    CHECK(parse(with_header(R"({"alg":"HS256","jwk":{"kty":"EC","kty":"oct"}})")) ==
+          errc::json_duplicate_member);
+    CHECK(parse(with_header(R"({"alg":"HS256","x":[{"a":1,"a":1}]})")) ==
+          errc::json_duplicate_member);
+    CHECK(parse(with_header(R"({"alg":"HS256","x":[[[[[[[[[[1]]]]]]]]]]})")) ==
+          errc::jws_malformed);
+    CHECK(parse(with_header(R"({"alg":"HS256","x":[[[1]]],"y":{"z":{}}})")) == std::error_code());
+    CHECK(parse(with_header(R"({"alg":"HS256","b64":true})")) == std::error_code());
+    CHECK(parse(with_header(R"({"alg":"HS256","b64":"false"})")) == errc::jws_malformed);
+    CHECK(parse(with_header(R"({"alg":"HS256","crit":["b64",1]})")) == errc::jws_malformed);
     CHECK(parse(with_header(R"({"alg":"HS256","crit":["exp"],"exp":1})")) ==
           errc::crit_unsupported);
     CHECK(parse(with_header(R"({"alg":"HS256","crit":[]})")) == errc::jws_malformed);
