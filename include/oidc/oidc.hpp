@@ -21,4 +21,5 @@
 #include <oidc/jose/jws.hpp>
 #include <oidc/jose/jwt.hpp>
 #include <oidc/jwks_cache.hpp>
+#include <oidc/session.hpp>
 #include <oidc/token.hpp>

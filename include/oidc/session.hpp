@@ -1,9 +1,11 @@
 // asio-oidc: the coroutine-safe shared token state (single-flight refresh) and call().
 #pragma once
 
+#include <oidc/client.hpp>
 #include <oidc/detail/config.hpp>
 #include <oidc/detail/session_fsm.hpp>
 #include <oidc/error.hpp>
+#include <oidc/grants.hpp>
 #include <oidc/http/client.hpp>
 #include <oidc/http/message.hpp>
 #include <oidc/token.hpp>
@@ -441,6 +443,7 @@ private:
             f.kind = session_event_kind::fallback;
             f.waiters = waiters_.size();
             emit(f);
+            attempt_ = 0;
             start_fetch(); // the original grant, or reauthentication_required
             return;
         }
@@ -636,7 +639,47 @@ struct initiate_call {
     }
 };
 
+/// Adapts the client's `void(error_code, token_set)` to the source's
+/// `void(error_code, token_set, diagnostics)`, keeping the handler's associations.
+template <class Handler>
+struct with_diagnostics {
+    Handler handler;
+    std::shared_ptr<diagnostics> diag;
+    void operator()(std::error_code ec, token_set t) {
+        diagnostics d = std::move(*diag);
+        std::move(handler)(ec, std::move(t), std::move(d));
+    }
+};
+
 } // namespace detail
+
+/// The token source of oidc::session: an oidc::client and the grant it replays (the
+/// refresh_token grant is used while the session holds a valid refresh token).
+class client_token_source {
+public:
+    client_token_source(client c, grant g) : client_(std::move(c)), grant_(std::move(g)) {}
+
+    asio::any_io_executor get_executor() const { return client_.get_executor(); }
+    bool needs_user() const noexcept { return oidc::needs_user(grant_); }
+    http::client& http() noexcept { return client_.http(); }
+    client& get_client() noexcept { return client_; }
+
+    template <class Handler>
+    void async_fetch(fetch_kind kind, const token_set& current, Handler&& handler) {
+        auto d = std::make_shared<diagnostics>();
+        auto& dr = *d;
+        detail::with_diagnostics<std::decay_t<Handler>> h{std::forward<Handler>(handler),
+                                                          std::move(d)};
+        if (kind == fetch_kind::refresh)
+            client_.refresh(current, dr, std::move(h));
+        else
+            client_.get_token(grant_, dr, std::move(h));
+    }
+
+private:
+    client client_;
+    grant grant_;
+};
 
 /// The shared token state of one (provider, client, grant): serves the cached access token
 /// while it is fresh and renews it with exactly one token request however many callers
@@ -760,4 +803,16 @@ private:
     std::shared_ptr<detail::session_impl<Source>> impl_;
 };
 
+/// The session over an oidc::client: `oidc::session s({client, oidc::password_grant{...}});`
+using session = basic_session<client_token_source>;
+
 } // namespace oidc
+
+// Forward every association (executor, allocator, cancellation slot) of the wrapped handler.
+template <template <typename, typename> class Associator, class Handler, class Default>
+struct asio::associator<Associator, oidc::detail::with_diagnostics<Handler>, Default> {
+    static typename Associator<Handler, Default>::type
+    get(const oidc::detail::with_diagnostics<Handler>& h, const Default& d = Default()) noexcept {
+        return Associator<Handler, Default>::get(h.handler, d);
+    }
+};

@@ -22,6 +22,10 @@ struct counting_scope {
 };
 } // namespace
 
+// The replacements pair malloc with free; GCC's -O3 inlining sees operator new / free.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 // Every non-aligned form is replaced, so that allocation and release always pair (ASan
 // checks it); the aligned forms keep the runtime's pair.
 namespace {
