@@ -187,7 +187,11 @@ public:
         while (!v.empty() && !c) {
             auto cand = std::move(v.back());
             v.pop_back();
-            if (now - cand->idle_since <= opts_.max_idle_time && cand->idle_alive())
+            auto idle = now - cand->idle_since;
+            // The liveness probe is one syscall; a connection idle for less than a second
+            // skips it (a server closing it then is the stale keep-alive race, retried).
+            if (idle <= opts_.max_idle_time &&
+                (idle < std::chrono::seconds(1) || cand->idle_alive()))
                 c = std::move(cand);
         }
         if (v.empty())
