@@ -55,7 +55,7 @@ namespace {
 const oidc_cli::verb* const verbs[] = {
     &oidc_cli::verify_verb,   &oidc_cli::discover_verb,   &oidc_cli::jwks_verb,
     &oidc_cli::token_verb,    &oidc_cli::introspect_verb, &oidc_cli::revoke_verb,
-    &oidc_cli::userinfo_verb,
+    &oidc_cli::userinfo_verb, &oidc_cli::call_verb,
 };
 
 int usage(std::FILE* to) {

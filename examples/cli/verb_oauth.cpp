@@ -4,15 +4,18 @@
 
 #include <oidc/client.hpp>
 #include <oidc/error.hpp>
+#include <oidc/session.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +28,7 @@ extern const verb token_verb;
 extern const verb introspect_verb;
 extern const verb revoke_verb;
 extern const verb userinfo_verb;
+extern const verb call_verb;
 
 namespace {
 
@@ -84,6 +88,24 @@ const std::string userinfo_usage =
                 "         [--timeout S] ACCESS_TOKEN|-\n"
                 "\nCalls the userinfo endpoint (OpenID Connect Core 5.3); prints the claims.\n\n") +
     std::string(client_options_text) + std::string(common_options);
+
+const std::string call_usage =
+    std::string(
+        "usage: asio-oidc call METHOD URL --issuer ISS --client-id ID [--client-secret-file F]\n"
+        "         --grant password|client_credentials|refresh_token [--username U\n"
+        "         --password-file F] [--scope S] [--token-endpoint URL] [--data BODY]\n"
+        "         [--content-type T] [--repeat N] [--cafile F] [--timeout S]\n"
+        "\nCalls a protected API through an oidc::session: the grant runs once, every call\n"
+        "carries `Authorization: Bearer`, a 401 invalid_token is replayed once with a fresh\n"
+        "token. --repeat N sends N concurrent calls sharing the one token. Prints the last\n"
+        "response body on stdout and a summary on stderr; exit 1 when a call fails or a\n"
+        "status is 400 or above.\n\n") +
+    std::string(client_options_text) +
+    "  --grant G               the grant the session replays when it needs a token\n"
+    "  --data BODY            request body\n"
+    "  --content-type T       its Content-Type (default application/json with --data)\n"
+    "  --repeat N             number of concurrent calls (1..1000, default 1)\n" +
+    std::string(common_options);
 
 struct parsed {
     std::vector<std::pair<std::string, std::string>> opts;
@@ -161,6 +183,50 @@ std::string make_options(const parsed& p, oidc::client_options& o) {
             o.auth = oidc::client_secret_post{secret};
         else
             return "--auth wants basic or post";
+    }
+    return {};
+}
+
+// --issuer or --token-endpoint (a bare token URL skips discovery) and --client-id.
+std::string token_endpoint_options(const parsed& p, oidc::client_options& o) {
+    if (o.client_id.empty() || (o.issuer.empty() && !p.get("--token-endpoint")))
+        return "--issuer (or --token-endpoint) and --client-id needed";
+    if (const auto* te = p.get("--token-endpoint")) {
+        oidc::provider_metadata md;
+        md.token_endpoint = *te;
+        md.issuer = o.issuer;
+        o.metadata = md;
+        o.validate_id_tokens = !o.issuer.empty();
+    }
+    return {};
+}
+
+// Builds the replayable grant from --grant, --username, --password-file,
+// --refresh-token-file, --scope; "" on success, else the usage error.
+std::string make_grant(const parsed& p, oidc::grant& grant) {
+    std::string g = p.value("--grant");
+    std::string scope = p.value("--scope");
+    if (g == "password") {
+        oidc::password_grant pg;
+        pg.username = p.value("--username");
+        if (pg.username.empty() || !p.get("--password-file") ||
+            !read_secret(p.value("--password-file"), pg.password))
+            return "password grant: --username and --password-file";
+        pg.scope = scope;
+        grant = std::move(pg);
+    } else if (g == "client_credentials") {
+        oidc::client_credentials_grant cc;
+        cc.scope = scope;
+        grant = std::move(cc);
+    } else if (g == "refresh_token") {
+        oidc::refresh_token_grant rt;
+        if (!p.get("--refresh-token-file") ||
+            !read_secret(p.value("--refresh-token-file"), rt.refresh_token))
+            return "refresh_token grant: --refresh-token-file";
+        rt.scope = scope;
+        grant = std::move(rt);
+    } else {
+        return "--grant: password, client_credentials, refresh_token or device_code";
     }
     return {};
 }
@@ -295,43 +361,14 @@ int token_main(std::span<const std::string_view> args) {
     oidc::client_options o;
     if (auto e = make_options(p, o); !e.empty())
         return usage_error(token_verb, e);
-    if (o.client_id.empty() || (o.issuer.empty() && !p.get("--token-endpoint")))
-        return usage_error(token_verb, "--issuer (or --token-endpoint) and --client-id needed");
-    if (const auto* te = p.get("--token-endpoint")) {
-        oidc::provider_metadata md;
-        md.token_endpoint = *te;
-        md.issuer = o.issuer;
-        o.metadata = md;
-        o.validate_id_tokens = !o.issuer.empty();
-    }
-    std::string g = p.value("--grant");
+    if (auto e = token_endpoint_options(p, o); !e.empty())
+        return usage_error(token_verb, e);
     std::string scope = p.value("--scope");
     oidc::grant grant;
-    bool device = false;
-    if (g == "password") {
-        oidc::password_grant pg;
-        pg.username = p.value("--username");
-        if (pg.username.empty() || !p.get("--password-file") ||
-            !read_secret(p.value("--password-file"), pg.password))
-            return usage_error(token_verb, "password grant: --username and --password-file");
-        pg.scope = scope;
-        grant = std::move(pg);
-    } else if (g == "client_credentials") {
-        oidc::client_credentials_grant cc;
-        cc.scope = scope;
-        grant = std::move(cc);
-    } else if (g == "refresh_token") {
-        oidc::refresh_token_grant rt;
-        if (!p.get("--refresh-token-file") ||
-            !read_secret(p.value("--refresh-token-file"), rt.refresh_token))
-            return usage_error(token_verb, "refresh_token grant: --refresh-token-file");
-        rt.scope = scope;
-        grant = std::move(rt);
-    } else if (g == "device_code") {
-        device = true;
-    } else {
-        return usage_error(token_verb, "--grant: password, client_credentials, refresh_token "
-                                       "or device_code");
+    bool device = p.value("--grant") == "device_code";
+    if (!device) {
+        if (auto e = make_grant(p, grant); !e.empty())
+            return usage_error(token_verb, e);
     }
     oidc::diagnostics diag;
     auto [ec, t] = run([&](asio::any_io_executor ex)
@@ -413,6 +450,96 @@ int userinfo_main(std::span<const std::string_view> args) {
     return exit_ok;
 }
 
+int call_main(std::span<const std::string_view> args) {
+    auto p = parse_args(args, {"--issuer", "--client-id", "--client-secret-file", "--auth",
+                               "--grant", "--username", "--password-file", "--refresh-token-file",
+                               "--scope", "--token-endpoint", "--cafile", "--timeout", "--data",
+                               "--content-type", "--repeat"});
+    if (!p.error.empty() || p.positional.size() != 2)
+        return usage_error(call_verb, p.error.empty() ? "METHOD and URL expected" : p.error);
+    oidc::client_options o;
+    if (auto e = make_options(p, o); !e.empty())
+        return usage_error(call_verb, e);
+    if (auto e = token_endpoint_options(p, o); !e.empty())
+        return usage_error(call_verb, e);
+    oidc::grant grant;
+    if (auto e = make_grant(p, grant); !e.empty())
+        return usage_error(call_verb, e);
+    static constexpr std::pair<std::string_view, oidc::http::verb> methods[] = {
+        {"GET", oidc::http::verb::get},        {"POST", oidc::http::verb::post},
+        {"PUT", oidc::http::verb::put},        {"PATCH", oidc::http::verb::patch},
+        {"DELETE", oidc::http::verb::delete_}, {"HEAD", oidc::http::verb::head}};
+    oidc::http::request req;
+    bool known = false;
+    for (const auto& [name, v] : methods)
+        if (name == p.positional[0]) {
+            req.method = v;
+            known = true;
+        }
+    if (!known)
+        return usage_error(call_verb, "METHOD: GET, POST, PUT, PATCH, DELETE or HEAD");
+    req.target = p.positional[1];
+    if (const auto* d = p.get("--data")) {
+        req.body = *d;
+        std::string ct = p.value("--content-type");
+        req.headers.set("Content-Type", ct.empty() ? "application/json" : ct);
+    }
+    int repeat = 1;
+    if (const auto* r = p.get("--repeat")) {
+        auto res = std::from_chars(r->data(), r->data() + r->size(), repeat);
+        if (res.ec != std::errc() || res.ptr != r->data() + r->size() || repeat < 1 ||
+            repeat > 1000)
+            return usage_error(call_verb, "--repeat wants 1..1000");
+    }
+
+    struct outcome {
+        std::error_code ec;
+        int status = 0;
+        std::string body;
+    };
+    std::vector<outcome> results(static_cast<std::size_t>(repeat));
+    int token_requests = 0;
+    asio::io_context ioc;
+    {
+        oidc::client c(ioc.get_executor(), o);
+        oidc::session_options so;
+        so.on_event = [&token_requests](const oidc::session_event& e) {
+            if (e.kind == oidc::session_event_kind::acquired ||
+                e.kind == oidc::session_event_kind::refreshed)
+                ++token_requests;
+        };
+        auto s = std::make_shared<oidc::session>(oidc::client_token_source(c, grant), so);
+        auto left = std::make_shared<int>(repeat);
+        for (auto& slot : results) {
+            s->call(req, [&slot, s, left](std::error_code ec, oidc::http::response resp) mutable {
+                slot.ec = ec;
+                slot.status = resp.status;
+                slot.body = std::move(resp.body);
+                if (--*left == 0)
+                    s.reset(); // the last call ends the session
+            });
+        }
+    }
+    ioc.run();
+
+    int worst = 0;
+    std::error_code first_error;
+    for (const auto& r : results) {
+        if (r.ec && !first_error)
+            first_error = r.ec;
+        worst = std::max(worst, r.status);
+    }
+    std::fprintf(stderr, "calls: %d, token requests: %d, highest status: %d\n", repeat,
+                 token_requests, worst);
+    if (first_error)
+        return report(first_error);
+    std::fwrite(results.back().body.data(), 1, results.back().body.size(), stdout);
+    std::fputc('\n', stdout);
+    if (worst >= 400)
+        return report(oidc::errc::http_status_unexpected);
+    return exit_ok;
+}
+
 const verb discover_verb{"discover", "fetch provider metadata (OpenID Discovery)", discover_usage,
                          discover_main};
 const verb jwks_verb{"jwks", "print a provider's JWK Set", jwks_usage, jwks_main};
@@ -422,5 +549,7 @@ const verb introspect_verb{"introspect", "token introspection (RFC 7662)", intro
                            introspect_main};
 const verb revoke_verb{"revoke", "token revocation (RFC 7009)", revoke_usage, revoke_main};
 const verb userinfo_verb{"userinfo", "call the userinfo endpoint", userinfo_usage, userinfo_main};
+const verb call_verb{"call", "call a protected API through a session (bearer token, refresh)",
+                     call_usage, call_main};
 
 } // namespace oidc_cli

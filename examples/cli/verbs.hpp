@@ -39,5 +39,6 @@ extern const verb token_verb;
 extern const verb introspect_verb;
 extern const verb revoke_verb;
 extern const verb userinfo_verb;
+extern const verb call_verb;
 
 } // namespace oidc_cli

@@ -22,7 +22,7 @@ integration_tests() {
         eval "$(bash "$root/scripts/provider.sh" env "$pdir")"
         "$build/tests/integration/oidc_integration_tests" "[integration]" || rc=1
         # The CLI verbs (when the CLI is part of the build).
-        if cmake --build "$build" -j "$jobs" --target asio-oidc-cli >/dev/null 2>&1 &&
+        if cmake --build "$build" -j "$jobs" --target asio-oidc-cli resource_server >/dev/null 2>&1 &&
             [ -f "$root/tests/integration/cli_oauth.sh" ]; then
             bash "$root/tests/integration/cli_oauth.sh" "$build/examples/cli/asio-oidc" || rc=1
         fi

@@ -71,5 +71,35 @@ json_member "$tmp/dev.json" access_token
 check "userinfo" bash -c '"$0" userinfo "${@}" - <"'"$tmp"'/dev.json.access_token" | grep -q "\"sub\":\"$OIDC_TEST_USER_SUB\""' "$bin" "${ca[@]}" --issuer "$OIDC_TEST_ISSUER"
 check "userinfo: bad token is invalid_token" bash -c '"$0" userinfo "${@}" not-a-token 2>&1 | grep -q "error: invalid_token"' "$bin" "${ca[@]}" --issuer "$OIDC_TEST_ISSUER"
 check "usage error exits 2" bash -c '"$0" token --grant nope >/dev/null 2>&1; [ $? = 2 ]' "$bin"
+# call: a protected API through a session - the resource_server example (seed 003) when built.
+rs=$(dirname "$bin")/../resource_server/resource_server
+if [ -x "$rs" ]; then
+    pki=$(dirname "$OIDC_TEST_CA")
+    rs_args=(--issuer "$OIDC_TEST_ISSUER" --jwks-url "$OIDC_TEST_JWKS_URI" --cafile "$OIDC_TEST_CA")
+    [ -n "${OIDC_TEST_AUDIENCE:-}" ] && rs_args+=(--audience "$OIDC_TEST_AUDIENCE")
+    [ -n "${OIDC_TEST_SIGNING_ALG:-}" ] && rs_args+=(--algs "$OIDC_TEST_SIGNING_ALG")
+    "$rs" "${rs_args[@]}" --cert "$pki/server.pem" --key "$pki/server.key" \
+        --port-file "$tmp/api.port" >"$tmp/api.log" 2>&1 &
+    rs_pid=$!
+    for _ in $(seq 1 100); do
+        [ -s "$tmp/api.port" ] && break
+        sleep 0.1
+    done
+    api="https://127.0.0.1:$(cat "$tmp/api.port" 2>/dev/null)/v4/account/97862/dossiers"
+    public=(--issuer "$OIDC_TEST_ISSUER" --client-id "$OIDC_TEST_PUBLIC_CLIENT_ID" --grant password
+        --username "$OIDC_TEST_USER" --password-file "$tmp/password")
+    check "call: 20 concurrent calls share one token" bash -c 'out=$("$0" call GET "$1" "${@:2}" --repeat 20 2>&1) &&
+        [[ $out == *"calls: 20, token requests: 1, highest status: 200"* ]]' "$bin" "$api" "${ca[@]}" "${public[@]}"
+    check "call: wrong password is invalid_grant" bash -c 'out=$("$0" call GET "$1" "${@:2}" 2>&1);
+        [[ $? = 1 && $out == *"error: invalid_grant"* ]]' "$bin" "$api" "${ca[@]}" \
+        --issuer "$OIDC_TEST_ISSUER" --client-id "$OIDC_TEST_PUBLIC_CLIENT_ID" --grant password \
+        --username "$OIDC_TEST_USER" --password-file "$tmp/bad"
+    check "call: usage without URL exits 2" bash -c '"$0" call GET >/dev/null 2>&1; [ $? = 2 ]' "$bin"
+    kill "$rs_pid" 2>/dev/null
+    wait "$rs_pid" 2>/dev/null
+else
+    echo "FAIL call: resource_server example not built at $rs"
+    fail=$((fail + 1))
+fi
 echo "cli_oauth: $pass passed, $fail failed"
 [ "$fail" = 0 ]
