@@ -14,7 +14,8 @@
 #endif
 #include <oidc/session.hpp>
 
-#include "../tests/unit/session/bearer_api.hpp"
+#include "../tests/support/bearer_api.hpp"
+#include "../tests/support/counting_new.hpp" // the counting operator new (this program only)
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -37,54 +38,8 @@
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
-// The replacements pair malloc with free; GCC's -O3 inlining sees operator new / free.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-// ---- allocation counting (this program only) ----
-namespace {
-std::atomic<long> g_allocs{0};
-thread_local bool g_counting = false;
-void* counted_alloc(std::size_t n) noexcept {
-    if (g_counting)
-        g_allocs.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n ? n : 1);
-}
-} // namespace
-void* operator new(std::size_t n) {
-    if (void* p = counted_alloc(n))
-        return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    if (void* p = counted_alloc(n))
-        return p;
-    throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    return counted_alloc(n);
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-    return counted_alloc(n);
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
+using oidc_test::alloc_count;
+using oidc_test::alloc_counting;
 
 namespace {
 
@@ -153,13 +108,13 @@ void bench_fresh() {
         steady::time_point* t1;
         void operator()(std::error_code, oidc::token_ref) const {
             if (*left == n) {
-                g_allocs = 0;
-                g_counting = true;
+                alloc_count = 0;
+                alloc_counting = true;
                 *t0 = steady::now();
             }
             if (--*left < 0) {
                 *t1 = steady::now();
-                g_counting = false;
+                alloc_counting = false;
                 return;
             }
             s->token(*this);
@@ -167,7 +122,7 @@ void bench_fresh() {
     };
     asio::post(ctx, [&] { s.token(chain{&s, &left, &t0, &t1}); });
     ctx.run();
-    allocs = g_allocs.load();
+    allocs = alloc_count.load();
     double ns_cb = std::chrono::duration<double, std::nano>(t1 - t0).count() / n;
     std::printf("token_fresh_callback ns_per_call %.1f allocs_per_call %.4f\n", ns_cb,
                 double(allocs) / n);
@@ -180,32 +135,32 @@ void bench_fresh() {
         [&]() -> asio::awaitable<void> {
             for (int i = 0; i < warmup; ++i)
                 co_await s.token();
-            g_allocs = 0;
-            g_counting = true;
+            alloc_count = 0;
+            alloc_counting = true;
             auto a = steady::now();
             for (int i = 0; i < n; ++i)
                 co_await s.token();
             auto b = steady::now();
-            g_counting = false;
+            alloc_counting = false;
             ns_co = std::chrono::duration<double, std::nano>(b - a).count() / n;
         },
         asio::detached);
     ctx.run();
     std::printf("token_fresh_awaitable ns_per_call %.1f allocs_per_call %.4f\n", ns_co,
-                double(g_allocs.load()) / n);
+                double(alloc_count.load()) / n);
 
     // Synchronous cache read.
-    g_allocs = 0;
-    g_counting = true;
+    alloc_count = 0;
+    alloc_counting = true;
     auto a = steady::now();
     std::size_t sum = 0;
     for (int i = 0; i < n; ++i)
         sum += s.cached_token().value().size();
     auto b = steady::now();
-    g_counting = false;
+    alloc_counting = false;
     std::printf("cached_token ns_per_call %.1f allocs_per_call %.4f (%zu)\n",
                 std::chrono::duration<double, std::nano>(b - a).count() / n,
-                double(g_allocs.load()) / n, sum % 7);
+                double(alloc_count.load()) / n, sum % 7);
 }
 
 // ---- (2) N waiters on a stale token, answer after 50 ms ----

@@ -3,7 +3,7 @@
 // small protected HTTPS API.
 #include <oidc/session.hpp>
 
-#include "../unit/session/bearer_api.hpp"
+#include "bearer_api.hpp"
 #include "env.hpp"
 
 #include <asio/co_spawn.hpp>

@@ -3,87 +3,17 @@
 #include "scripted_source.hpp"
 
 #include "catch.hpp"
+#include "counting_new.hpp" // the counting global operator new (this program's only one)
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
-// ThreadSanitizer's runtime defines the global allocation functions itself: the counting
-// replacement below (and the test that needs it) only exist in the other builds.
-#if defined(__SANITIZE_THREAD__)
-#define OIDC_TEST_COUNT_ALLOCATIONS 0
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define OIDC_TEST_COUNT_ALLOCATIONS 0
-#endif
-#endif
-#ifndef OIDC_TEST_COUNT_ALLOCATIONS
-#define OIDC_TEST_COUNT_ALLOCATIONS 1
-#endif
-
+// Under ThreadSanitizer nothing is replaced (see counting_new.hpp): no test then.
 #if OIDC_TEST_COUNT_ALLOCATIONS
-namespace {
-std::atomic<long> g_allocs{0};
-thread_local bool g_counting = false;
-
-struct counting_scope {
-    counting_scope() { g_counting = true; }
-    ~counting_scope() { g_counting = false; }
-};
-} // namespace
-
-// The replacements pair malloc with free; GCC's -O3 inlining sees operator new / free.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-// Every non-aligned form is replaced, so that allocation and release always pair (ASan
-// checks it); the aligned forms keep the runtime's pair.
-namespace {
-void* counted_alloc(std::size_t n) noexcept {
-    if (g_counting)
-        g_allocs.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n ? n : 1);
-}
-} // namespace
-
-void* operator new(std::size_t n) {
-    if (void* p = counted_alloc(n))
-        return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    if (void* p = counted_alloc(n))
-        return p;
-    throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    return counted_alloc(n);
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-    return counted_alloc(n);
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
+using oidc_test::alloc_count;
+using oidc_test::alloc_counting;
+using oidc_test::counting_scope;
 
 TEST_CASE("session: token() on a fresh token does not allocate", "[session][alloc]") {
     asio::io_context ctx;
@@ -102,17 +32,17 @@ TEST_CASE("session: token() on a fresh token does not allocate", "[session][allo
             long* allocs;
             void operator()(std::error_code ec, oidc::token_ref t) const {
                 if (ec || t.value() != "at-0") {
-                    g_counting = false;
+                    alloc_counting = false;
                     *allocs = -2;
                     return;
                 }
                 if (*left == n) {
-                    g_allocs = 0;
-                    g_counting = true;
+                    alloc_count = 0;
+                    alloc_counting = true;
                 }
                 if (--*left < 0) {
-                    g_counting = false;
-                    *allocs = g_allocs.load();
+                    alloc_counting = false;
+                    *allocs = alloc_count.load();
                     return;
                 }
                 s->token(*this);
@@ -120,7 +50,7 @@ TEST_CASE("session: token() on a fresh token does not allocate", "[session][allo
         };
         asio::post(ctx, [&] { s.token(chain{&s, &left, &allocs}); });
         ctx.run();
-        g_counting = false;
+        alloc_counting = false;
         CHECK(allocs == 0);
         CHECK(src.fetches() == 0);
     }
@@ -131,7 +61,7 @@ TEST_CASE("session: token() on a fresh token does not allocate", "[session][allo
             [&]() -> asio::awaitable<void> {
                 for (int i = 0; i < warmup; ++i)
                     co_await s.token();
-                g_allocs = 0;
+                alloc_count = 0;
                 {
                     counting_scope c;
                     for (int i = 0; i < n; ++i) {
@@ -140,20 +70,20 @@ TEST_CASE("session: token() on a fresh token does not allocate", "[session][allo
                             break;
                     }
                 }
-                allocs = g_allocs.load();
+                allocs = alloc_count.load();
             },
             asio::detached);
         ctx.run();
         CHECK(allocs == 0);
     }
     SECTION("cached_token()") {
-        g_allocs = 0;
+        alloc_count = 0;
         {
             counting_scope c;
             for (int i = 0; i < n; ++i)
                 REQUIRE(s.cached_token());
         }
-        CHECK(g_allocs.load() == 0);
+        CHECK(alloc_count.load() == 0);
     }
 }
 
