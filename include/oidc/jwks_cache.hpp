@@ -170,7 +170,10 @@ inline bool has_kid(const jose::jwk_set& s, std::string_view kid) {
 }
 
 // The fetch itself, run detached (no caller's cancellation stops it), bounded by the timeout.
-inline asio::awaitable<op_result<no_value>> jwks_fetch(jwks_state_ptr st) {
+// (State is a template parameter so that the discover() call is only instantiated when used:
+// see OIDC_CORO.)
+template <class State>
+inline asio::awaitable<op_result<no_value>> jwks_fetch(std::shared_ptr<State> st) {
     op_result<no_value> out;
     std::string url = st->opts.url;
     if (url.empty() && st->owner) {
@@ -211,7 +214,8 @@ inline asio::awaitable<op_result<no_value>> jwks_fetch(jwks_state_ptr st) {
     co_return out;
 }
 
-inline asio::awaitable<void> jwks_leader(jwks_state_ptr st, std::shared_ptr<jwks_flight> f) {
+OIDC_CORO inline asio::awaitable<void> jwks_leader(jwks_state_ptr st,
+                                                   std::shared_ptr<jwks_flight> f) {
     auto fetch = jwks_fetch(st);
     auto r = co_await with_timeout<no_value>(std::move(fetch), st->opts.timeout);
     std::vector<std::shared_ptr<asio::steady_timer>> waiters;
@@ -249,7 +253,7 @@ inline op_result<std::shared_ptr<const jose::jwk_set>> jwks_answer(jwks_state& s
     return out;
 }
 
-inline asio::awaitable<op_result<std::shared_ptr<const jose::jwk_set>>>
+OIDC_CORO inline asio::awaitable<op_result<std::shared_ptr<const jose::jwk_set>>>
 jwks_get_op(jwks_state_ptr st, std::string kid) {
     std::shared_ptr<jwks_flight> f;
     {
@@ -296,8 +300,8 @@ jwks_get_op(jwks_state_ptr st, std::string kid) {
     co_return jwks_answer(*st);
 }
 
-inline asio::awaitable<op_result<jose::claims>> jwks_verify_op(jwks_state_ptr st, std::string token,
-                                                               jose::validation_options vo) {
+OIDC_CORO inline asio::awaitable<op_result<jose::claims>>
+jwks_verify_op(jwks_state_ptr st, std::string token, jose::validation_options vo) {
     op_result<jose::claims> out;
     jose::jws parsed;
     if ((out.ec = jose::jws::parse(token, parsed, vo.limits)))
