@@ -3,16 +3,24 @@
 #   http-tsan   the threaded client tests under ThreadSanitizer (clang 16), only those
 #   http-nginx  the client against a real nginx over HTTPS on 127.0.0.1 (test PKI)
 
-http_tsan() {
+# The ThreadSanitizer build (clang 16) of oidc_threaded_tests, shared with session-tsan.
+tsan_build() {
     local dir=$out/clang-tsan
-    cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++-16 \
-        -DASIO_OIDC_SANITIZE=thread -DASIO_OIDC_BUILD_EXAMPLES=OFF >"$dir.configure.log" 2>&1 || {
-        cat "$dir.configure.log"
-        return 1
-    }
-    cmake --build "$dir" -j "$jobs" --target oidc_unit_tests &&
+    if [ ! -f "$dir/build.ninja" ]; then
+        cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+            -DCMAKE_CXX_COMPILER=clang++-16 -DASIO_OIDC_SANITIZE=thread \
+            -DASIO_OIDC_BUILD_EXAMPLES=OFF >"$dir.configure.log" 2>&1 || {
+            cat "$dir.configure.log"
+            return 1
+        }
+    fi
+    cmake --build "$dir" -j "$jobs" --target oidc_threaded_tests
+}
+
+http_tsan() {
+    tsan_build &&
         TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/scripts/stages/20-http.tsan.supp" \
-            "$dir/tests/oidc_unit_tests" "[http-client][threads]"
+            "$out/clang-tsan/tests/oidc_threaded_tests" "[http-client][threads]"
 }
 
 http_nginx() {
