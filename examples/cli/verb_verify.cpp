@@ -17,7 +17,8 @@ namespace {
 
 constexpr std::string_view verify_usage =
     "usage: asio-oidc verify --jwks FILE --issuer ISS --audience AUD [--trusted-audience AUD]...\n"
-    "         [--now EPOCH] [--leeway SECONDS] [--nonce N] [--algs RS256,ES256,...]\n"
+    "         [--now EPOCH] [--leeway SECONDS] [--nonce N] [--max-age SECONDS]\n"
+    "         [--algs RS256,ES256,...]\n"
     "         [--client-secret-file F] [--access-token T] [--code C] [--typ TYP]\n"
     "         [--id-token | --access-token-profile] TOKEN|-\n"
     "\n"
@@ -33,6 +34,8 @@ constexpr std::string_view verify_usage =
     "  --now EPOCH              current time in seconds since the epoch (default: the clock)\n"
     "  --leeway SECONDS         allowed clock skew (default 60)\n"
     "  --nonce N                expected \"nonce\"\n"
+    "  --max-age SECONDS        the request's max_age: \"auth_time\" required, and no older\n"
+    "                           (auth_too_old means the user must log in again)\n"
     "  --algs LIST              allowed algorithms (default RS256, plus HS256 with a secret)\n"
     "  --client-secret-file F   client secret whose UTF-8 octets are the HS* key (OpenID\n"
     "                           Connect Core 10.1); one trailing newline is dropped\n"
@@ -111,6 +114,11 @@ int verify_main(std::span<const std::string_view> args) {
             opt.leeway = std::chrono::seconds(n);
         } else if (a == "--nonce") {
             opt.nonce = std::string(val);
+        } else if (a == "--max-age") {
+            long long n = 0;
+            if (!parse_int(val, n) || n < 0)
+                return usage_error(v, "--max-age needs a non-negative integer");
+            opt.max_age = std::chrono::seconds(n);
         } else if (a == "--algs") {
             algs_given = true;
             opt.algorithms.clear();

@@ -9,6 +9,8 @@
 #include <oidc/grants.hpp>
 #include <oidc/http/url.hpp>
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -49,7 +51,11 @@ struct authorization_params {
     std::string login_hint;    ///< empty: not sent
     std::string response_mode; ///< empty: not sent (query)
     bool use_pkce = true;      ///< S256; keep it on (OAuth 2.0 Security BCP)
-    params extra;              ///< more query parameters (acr_values, ui_locales, ...)
+    /// Maximum authentication age (OpenID Connect Core 3.1.2.1): sent as `max_age`; the ID
+    /// token then needs an `auth_time` no older than that (client::handle_callback checks it:
+    /// errc::auth_time_missing, errc::auth_too_old). Empty: not sent.
+    std::optional<std::chrono::seconds> max_age;
+    params extra; ///< more query parameters (acr_values, ui_locales, ...)
 };
 
 /// The outcome of authorization_url(): the URL to send the browser to, and the values to
@@ -60,6 +66,7 @@ struct authorization_request {
     std::string nonce;         ///< empty when scope lacks "openid"
     std::string code_verifier; ///< secret; empty without PKCE
     std::string redirect_uri;
+    std::optional<std::chrono::seconds> max_age; ///< as requested (checked on the ID token)
 };
 
 namespace detail {
@@ -86,8 +93,8 @@ inline std::string join_query(std::string_view endpoint, std::string_view query)
 
 /// Builds the authorization request with the given state, nonce and PKCE verifier (pure:
 /// client::authorization_url() passes fresh random ones). Errors: url_invalid (endpoint not
-/// an http(s) URL), invalid_request (empty client_id or redirect_uri, or `extra` naming a
-/// parameter set here).
+/// an http(s) URL), invalid_request (empty client_id or redirect_uri, a negative max_age, or
+/// `extra` naming a parameter set here).
 inline std::error_code build_authorization_request(std::string_view endpoint,
                                                    std::string_view client_id,
                                                    const authorization_params& p, std::string state,
@@ -123,11 +130,17 @@ inline std::error_code build_authorization_request(std::string_view endpoint,
         http::form_append(q, "login_hint", p.login_hint);
     if (!p.response_mode.empty())
         http::form_append(q, "response_mode", p.response_mode);
+    if (p.max_age) {
+        if (p.max_age->count() < 0)
+            return errc::invalid_request;
+        http::form_append(q, "max_age", std::to_string(p.max_age->count()));
+        r.max_age = p.max_age;
+    }
     for (const auto& [name, value] : p.extra) {
         constexpr std::string_view own[] = {
             "response_type", "client_id",  "redirect_uri",   "scope",
             "state",         "nonce",      "code_challenge", "code_challenge_method",
-            "prompt",        "login_hint", "response_mode"};
+            "prompt",        "login_hint", "response_mode",  "max_age"};
         for (auto o : own)
             if (o == name)
                 return errc::invalid_request;

@@ -56,6 +56,10 @@ struct client_options {
     /// Validate ID tokens returned by every grant (signature via jwks_uri, iss, aud, azp,
     /// exp, iat). handle_callback() always validates (with nonce and at_hash).
     bool validate_id_tokens = true;
+    /// The client is registered with require_auth_time (OpenID Connect Dynamic Client
+    /// Registration 2): every validated ID token must carry an integer auth_time
+    /// (errc::auth_time_missing).
+    bool require_auth_time = false;
 };
 
 /// A userinfo response (OpenID Connect Core 5.3.2): JSON, or a signed JWT whose signature,
@@ -274,11 +278,13 @@ inline jose::validation_options id_token_options(const client_state& st,
     vo.leeway = st.opts.id_token_leeway;
     vo.require_iat = true;
     vo.require_sub = true;
+    vo.require_auth_time = st.opts.require_auth_time;
     return vo;
 }
 
 inline asio::awaitable<op_result<token_set>>
-token_op(state_ptr st, grant g, std::optional<std::string> nonce, bool validate_id) {
+token_op(state_ptr st, grant g, std::optional<std::string> nonce, bool validate_id,
+         std::optional<std::chrono::seconds> max_age = std::nullopt) {
     op_result<token_set> out;
     std::string url;
     if ((out.ec = co_await endpoint(st, &provider_metadata::token_endpoint, url, out.diag)))
@@ -309,6 +315,7 @@ token_op(state_ptr st, grant g, std::optional<std::string> nonce, bool validate_
         auto vo = id_token_options(*st, md.value);
         if (nonce)
             vo.nonce = *nonce;
+        vo.max_age = max_age;
         jose::claims c;
         out.ec = co_await verify_jwt(st, out.value.id_token, vo, c, out.diag);
         if (!out.ec && !c.at_hash().empty()) {
@@ -782,7 +789,8 @@ public:
     /// also for error responses), reads the code or the error response (errc::access_denied,
     /// ... with diagnostics), checks RFC 9207 "iss" when present, exchanges the code with the
     /// PKCE verifier and redirect_uri, and validates the ID token (signature, iss, aud, azp,
-    /// exp, iat, nonce, at_hash). Handler: `void(std::error_code, token_set)`.
+    /// exp, iat, nonce, at_hash, and auth_time when the request had a max_age:
+    /// errc::auth_time_missing, errc::auth_too_old). Handler: `void(std::error_code, token_set)`.
     template <detail::completion_token_arg CompletionToken = asio::use_awaitable_t<>>
     auto handle_callback(std::string callback_url, const authorization_request& req,
                          CompletionToken&& token = {}) {
@@ -846,7 +854,7 @@ private:
             nonce = req.nonce;
         grant g =
             authorization_code_grant{std::move(cb.code), req.redirect_uri, req.code_verifier, {}};
-        auto r = co_await detail::token_op(st, std::move(g), std::move(nonce), true);
+        auto r = co_await detail::token_op(st, std::move(g), std::move(nonce), true, req.max_age);
         co_return r;
     }
 

@@ -53,6 +53,8 @@ enum class errc {
     c_hash_mismatch,
     typ_mismatch,
     subject_mismatch,
+    auth_time_missing, ///< auth_time absent or not an integer while max_age / require_auth_time
+    auth_too_old,      ///< auth_time + max_age passed: the user must authenticate again
 
     // --- HTTP ---
     url_invalid = 400,
@@ -146,6 +148,8 @@ inline std::string_view errc_name(errc e) noexcept {
         OIDC_ERRC_NAME(c_hash_mismatch)
         OIDC_ERRC_NAME(typ_mismatch)
         OIDC_ERRC_NAME(subject_mismatch)
+        OIDC_ERRC_NAME(auth_time_missing)
+        OIDC_ERRC_NAME(auth_too_old)
         OIDC_ERRC_NAME(url_invalid)
         OIDC_ERRC_NAME(insecure_scheme)
         OIDC_ERRC_NAME(http_status_line_invalid)
@@ -267,6 +271,10 @@ inline const char* errc_message(errc e) noexcept {
         return "token type header does not match";
     case errc::subject_mismatch:
         return "subject does not match";
+    case errc::auth_time_missing:
+        return "auth_time missing or not an integer";
+    case errc::auth_too_old:
+        return "authentication older than max_age: re-authentication required";
     case errc::url_invalid:
         return "invalid URL";
     case errc::insecure_scheme:

@@ -83,10 +83,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (sel & 32)
         o.kind = jose::validation_options::profile::access_token;
     o.require_exp = (sel & 64) == 0;
+    if (sel & 128)
+        o.max_age = std::chrono::seconds(300);
     jose::claims out;
     auto ec = jose::validate(token, keys, o, out);
     if (!ec && (out.iss() != o.issuer || out.aud().empty()))
         std::abort(); // accepted without the issuer or an audience
+    if (!ec && o.max_age && (!out.auth_time() || *out.auth_time() < 1700000000 - 300 - 60))
+        std::abort(); // max_age requested: auth_time present and recent enough
     if (ec && out.size() != 0)
         std::abort(); // claims must be cleared on failure
     return 0;

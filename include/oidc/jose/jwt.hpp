@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -47,8 +48,15 @@ struct validation_options {
     bool require_iat = false;
     bool require_sub = false;
     std::optional<std::string> nonce; ///< when set, `nonce` must be present and equal
-    std::string access_token;         ///< when non-empty, `at_hash` must be present and match
-    std::string code;                 ///< when non-empty, `c_hash` must be present and match
+    /// The max_age of the authentication request (OpenID Connect Core 3.1.2.1, 3.1.3.7 #13):
+    /// when set, `auth_time` is required (auth_time_missing) and the token is refused with
+    /// auth_too_old when now > auth_time + max_age + leeway (the user must log in again).
+    std::optional<std::chrono::seconds> max_age;
+    /// `auth_time` required (auth_time_missing), as for a client registered with
+    /// require_auth_time (OpenID Connect Dynamic Client Registration 2).
+    bool require_auth_time = false;
+    std::string access_token; ///< when non-empty, `at_hash` must be present and match
+    std::string code;         ///< when non-empty, `c_hash` must be present and match
     /// Expected header `typ`, compared case-insensitively with or without an "application/"
     /// prefix (RFC 7515 4.1.9). Empty: not checked (the access_token profile checks "at+jwt").
     std::string typ;
@@ -146,9 +154,10 @@ inline std::error_code check_typ(std::string_view header_typ, const validation_o
 
 /// The claim rules alone, for a token whose signature was verified with algorithm `a` (used
 /// for at_hash / c_hash). The order of the checks, which decides the error reported when
-/// several fail: iss, aud, azp, exp, nbf, iat, sub, nonce, at_hash, c_hash.
+/// several fail: iss, aud, azp, exp, nbf, iat, sub, nonce, auth_time, at_hash, c_hash.
 /// Errors: claim_missing, issuer_mismatch, audience_mismatch, azp_mismatch, token_expired,
-/// token_not_yet_valid, token_issued_in_future, nonce_mismatch, at_hash_mismatch,
+/// token_not_yet_valid, token_issued_in_future, nonce_mismatch, auth_time_missing (absent or
+/// not an integer while max_age or require_auth_time), auth_too_old, at_hash_mismatch,
 /// c_hash_mismatch (a missing nonce / azp / at_hash / c_hash that was expected reports the
 /// mismatch code).
 inline std::error_code check_claims(const claims& c, alg a, const validation_options& opt) {
@@ -217,6 +226,15 @@ inline std::error_code check_claims(const claims& c, alg a, const validation_opt
     if (opt.nonce && (!c.has(k::k_nonce) || c.nonce() != *opt.nonce))
         return errc::nonce_mismatch;
 
+    // auth_time (OIDC 3.1.3.7 #13, 2: an integer NumericDate when requested).
+    if (opt.max_age || opt.require_auth_time) {
+        const auto at = c.date_value(k::k_auth_time);
+        if (!at || std::floor(*at) != *at)
+            return errc::auth_time_missing;
+        if (opt.max_age && now > *at + static_cast<double>(opt.max_age->count()) + leeway)
+            return errc::auth_too_old;
+    }
+
     if (!opt.access_token.empty() || !opt.code.empty()) {
         std::string h;
         if (!opt.access_token.empty()) {
@@ -240,66 +258,6 @@ inline std::error_code check_claims(const claims& c, alg a, const validation_opt
 }
 
 namespace detail {
-
-/// Strict base64url decoding with the rules of base64url_decode (same results, same errors),
-/// four characters per step through pre-shifted tables: the hot path of validate().
-struct jwt_b64_tables {
-    std::uint32_t t[4][256];
-    constexpr jwt_b64_tables() : t() {
-        constexpr std::uint32_t bad = 0x01000000u;
-        for (auto& row : t)
-            for (auto& x : row)
-                x = bad;
-        for (std::uint32_t i = 0; i < 64; ++i) {
-            const auto ch = static_cast<unsigned char>(b64url_alphabet[i]);
-            t[0][ch] = i << 18;
-            t[1][ch] = i << 12;
-            t[2][ch] = i << 6;
-            t[3][ch] = i;
-        }
-    }
-};
-inline constexpr jwt_b64_tables jwt_b64_table{};
-
-inline std::error_code jwt_b64url_decode(std::string_view in, std::string& out) {
-    const std::size_t n = in.size();
-    if (n % 4 == 1)
-        return errc::base64url_invalid;
-    const std::size_t len = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
-    out.resize(len + 1); // one spare byte: each step stores four bytes
-    auto* o = reinterpret_cast<unsigned char*>(out.data());
-    const auto* p = reinterpret_cast<const unsigned char*>(in.data());
-    const auto& t = jwt_b64_table.t;
-    std::uint32_t bad = 0;
-    std::size_t i = 0;
-    for (; i + 4 <= n; i += 4, o += 3) {
-        const std::uint32_t v = t[0][p[i]] | t[1][p[i + 1]] | t[2][p[i + 2]] | t[3][p[i + 3]];
-        bad |= v;
-        const unsigned char b[4] = {static_cast<unsigned char>(v >> 16),
-                                    static_cast<unsigned char>(v >> 8),
-                                    static_cast<unsigned char>(v), 0};
-        std::memcpy(o, b, 4);
-    }
-    const std::size_t rest = n - i;
-    if (rest == 2) {
-        const std::uint32_t v = t[0][p[i]] | t[1][p[i + 1]];
-        bad |= v;
-        if ((v >> 12) & 15)
-            return errc::base64url_invalid; // non-canonical trailing bits
-        *o = static_cast<unsigned char>(v >> 16);
-    } else if (rest == 3) {
-        const std::uint32_t v = t[0][p[i]] | t[1][p[i + 1]] | t[2][p[i + 2]];
-        bad |= v;
-        if ((v >> 6) & 3)
-            return errc::base64url_invalid;
-        o[0] = static_cast<unsigned char>(v >> 16);
-        o[1] = static_cast<unsigned char>(v >> 8);
-    }
-    out.resize(len);
-    if (bad & 0x01000000u)
-        return errc::base64url_invalid;
-    return {};
-}
 
 /// Per-thread buffers of validate().
 struct validate_state {
@@ -326,7 +284,7 @@ inline bool validate_common(std::string_view token, const jwk_set& keys,
     if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos)
         return false;
     validate_state& st = validate_buffers();
-    if (jwt_b64url_decode(token.substr(0, d1), st.header) ||
+    if (base64url_decode(token.substr(0, d1), st.header) ||
         claims::parse(st.header, st.header_claims))
         return false;
     const claims& h = st.header_claims;
@@ -340,8 +298,8 @@ inline bool validate_common(std::string_view token, const jwk_set& keys,
     const auto a = name ? alg_from_string(*name) : std::nullopt;
     if (!a || *a == alg::none)
         return false;
-    if (jwt_b64url_decode(token.substr(d1 + 1, d2 - d1 - 1), st.payload) ||
-        jwt_b64url_decode(token.substr(d2 + 1), st.signature))
+    if (base64url_decode(token.substr(d1 + 1, d2 - d1 - 1), st.payload) ||
+        base64url_decode(token.substr(d2 + 1), st.signature))
         return false;
 
     // What verify_signature() does for a parsed jws.

@@ -1,9 +1,19 @@
 #include <oidc/authorization.hpp>
+#include <oidc/client.hpp>
 #include <oidc/http/url.hpp>
 
 #include "catch.hpp"
+#include "test_server.hpp"
 
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <future>
 #include <map>
+#include <mutex>
 
 namespace {
 std::map<std::string, std::string> query_of(const std::string& url) {
@@ -143,4 +153,163 @@ TEST_CASE("end_session URL", "[oauth][authorization]") {
           "https://op/logout?x=1");
     CHECK(oidc::build_end_session_url("https://op/logout?x=1", "t", "", "", "") ==
           "https://op/logout?x=1&id_token_hint=t");
+}
+
+TEST_CASE("authorization request: max_age", "[oauth][authorization]") {
+    oidc::authorization_params p;
+    p.redirect_uri = "http://127.0.0.1/cb";
+    oidc::authorization_request r;
+    REQUIRE_FALSE(
+        oidc::build_authorization_request("https://op/auth", "app", p, "s", "n", verifier, r));
+    CHECK(query_of(r.url).count("max_age") == 0);
+    CHECK_FALSE(r.max_age);
+    p.max_age = std::chrono::seconds(600);
+    REQUIRE_FALSE(
+        oidc::build_authorization_request("https://op/auth", "app", p, "s", "n", verifier, r));
+    CHECK(query_of(r.url)["max_age"] == "600");
+    REQUIRE(r.max_age);
+    CHECK(*r.max_age == std::chrono::seconds(600));
+    p.max_age = std::chrono::seconds(0); // "log in again now"
+    REQUIRE_FALSE(
+        oidc::build_authorization_request("https://op/auth", "app", p, "s", "n", verifier, r));
+    CHECK(query_of(r.url)["max_age"] == "0");
+    p.max_age = std::chrono::seconds(-1);
+    CHECK(oidc::build_authorization_request("https://op/auth", "app", p, "s", "n", verifier, r) ==
+          oidc::errc::invalid_request);
+    p.max_age.reset();
+    p.extra = {{"max_age", "5"}}; // only through the typed member
+    CHECK(oidc::build_authorization_request("https://op/auth", "app", p, "s", "n", verifier, r) ==
+          oidc::errc::invalid_request);
+}
+
+namespace {
+
+// A loopback provider for handle_callback: GET /jwks serves the public key, any other request
+// (the token endpoint) answers with the current ID token.
+struct callback_provider {
+    oidc::jose::jwk key;
+    std::string jwks;
+    std::mutex mu;
+    std::string id_token;
+    oidc_test::test_server server;
+
+    callback_provider() : server([this](oidc_test::server_conn& c, int) { return script(c); }) {
+        std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pk(
+            EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
+        REQUIRE(pk);
+        REQUIRE_FALSE(oidc::jose::jwk::from_native(pk.get(), key, "k1"));
+        std::lock_guard<std::mutex> lock(mu);
+        jwks = "{\"keys\":[" + key.public_json() + "]}";
+    }
+
+    asio::awaitable<void> script(oidc_test::server_conn& c) {
+        for (;;) {
+            auto req = co_await c.read_request();
+            if (req.empty())
+                co_return;
+            std::string body;
+            std::lock_guard<std::mutex> lock(mu);
+            if (req.rfind("GET /jwks", 0) == 0) {
+                body = jwks;
+            } else {
+                body = R"({"access_token":"at-1","token_type":"Bearer","expires_in":300,)"
+                       R"("id_token":")" +
+                       id_token + "\"}";
+            }
+            if (!co_await c.write(
+                    oidc_test::ok_response(body, "Content-Type: application/json\r\n")))
+                co_return;
+        }
+    }
+
+    oidc::client_options options() {
+        oidc::client_options o;
+        oidc::provider_metadata md;
+        md.issuer = "https://op.example";
+        md.authorization_endpoint = server.url("/auth");
+        md.token_endpoint = server.url("/token");
+        md.jwks_uri = server.url("/jwks");
+        o.metadata = md;
+        o.issuer = md.issuer;
+        o.client_id = "app";
+        o.id_token_algs = {oidc::jose::alg::ES256};
+        o.http.allow_insecure_http = true;
+        o.timeout = std::chrono::seconds(5);
+        return o;
+    }
+
+    // Signs an ID token for `req` with auth_time `age` seconds ago (none when negative).
+    void issue(const oidc::authorization_request& req, long age) {
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        std::string claims = R"({"iss":"https://op.example","aud":"app","sub":"u1","exp":)" +
+                             std::to_string(now + 300) + R"(,"iat":)" + std::to_string(now) +
+                             R"(,"nonce":")" + req.nonce + "\"";
+        if (age >= 0)
+            claims += ",\"auth_time\":" + std::to_string(now - age);
+        claims += "}";
+        std::string t;
+        REQUIRE_FALSE(oidc::jose::sign_compact(oidc::jose::alg::ES256, key, claims, t));
+        std::lock_guard<std::mutex> lock(mu);
+        id_token = t;
+    }
+};
+
+// Runs handle_callback for `req` with the provider's current ID token.
+std::error_code complete(oidc::client& c, asio::io_context& ioc,
+                         const oidc::authorization_request& req) {
+    std::string cb = "http://127.0.0.1/cb?code=c0de&state=" + oidc::http::form_encode(req.state);
+    auto fut = c.handle_callback(cb, req, asio::use_future);
+    ioc.restart();
+    ioc.run_for(std::chrono::seconds(10));
+    REQUIRE(fut.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+    try {
+        fut.get();
+        return {};
+    } catch (const std::system_error& e) {
+        return e.code();
+    }
+}
+
+} // namespace
+
+TEST_CASE("handle_callback applies the request's max_age to the ID token",
+          "[oauth][authorization]") {
+    callback_provider op;
+    asio::io_context ioc;
+    oidc::client c(ioc.get_executor(), op.options());
+    oidc::authorization_params p;
+    p.redirect_uri = "http://127.0.0.1/cb";
+    p.max_age = std::chrono::seconds(300);
+    auto req = c.authorization_url(p);
+    CHECK(query_of(req.url)["max_age"] == "300");
+    REQUIRE(req.max_age);
+
+    op.issue(req, 10); // authenticated 10 s ago
+    CHECK_FALSE(complete(c, ioc, req));
+    op.issue(req, 300 + 30); // older than max_age, within the 60 s leeway
+    CHECK_FALSE(complete(c, ioc, req));
+    op.issue(req, 300 + 600); // too old: log in again
+    CHECK(complete(c, ioc, req) == oidc::errc::auth_too_old);
+    op.issue(req, -1); // no auth_time although max_age was requested
+    CHECK(complete(c, ioc, req) == oidc::errc::auth_time_missing);
+
+    // Without max_age neither is checked.
+    p.max_age.reset();
+    auto plain = c.authorization_url(p);
+    CHECK(query_of(plain.url).count("max_age") == 0);
+    op.issue(plain, -1);
+    CHECK_FALSE(complete(c, ioc, plain));
+    op.issue(plain, 100000);
+    CHECK_FALSE(complete(c, ioc, plain));
+
+    // A client registered with require_auth_time needs auth_time in every ID token.
+    auto o = op.options();
+    o.require_auth_time = true;
+    oidc::client strict(ioc.get_executor(), o);
+    op.issue(plain, -1);
+    CHECK(complete(strict, ioc, plain) == oidc::errc::auth_time_missing);
+    op.issue(plain, 100000);
+    CHECK_FALSE(complete(strict, ioc, plain));
 }
