@@ -56,7 +56,7 @@ mkdir -p "$run"
 heading() { printf '\n\033[1m#### %s\033[0m\n' "$*"; }
 
 examples=(resource_server keycloak_password_client authorization_code_login client_credentials
-          device_flow)
+          device_flow timeouts_and_cancellation)
 
 if [ $skip_deps -eq 0 ]; then
     heading "Dependencies (scripts/deps.sh)"
@@ -163,10 +163,13 @@ if [ $local_provider -eq 1 ]; then
     run_example client_credentials
     heading "Device authorization grant (examples/device_flow)"
     run_example device_flow --approve-as-test-user
+    heading "Timeouts and cancellation with a slow token endpoint (examples/timeouts_and_cancellation)"
+    run_example timeouts_and_cancellation
 else
     echo
-    echo "(authorization_code_login, client_credentials and device_flow need clients registered"
-    echo " for them: run them by hand with their --help against your provider)"
+    echo "(authorization_code_login, client_credentials, device_flow and timeouts_and_cancellation"
+    echo " need clients registered for them: run them by hand with their --help against your"
+    echo " provider)"
 fi
 
 heading "What the API saw"
@@ -187,6 +190,11 @@ if [ $check -eq 1 ]; then
         fi
     }
     absent() { ! "$@"; }
+    fired_at_bound() { # log, prefix, bound: "PREFIX N ms (bound B ms)" with B <= N < B + 800
+        local n
+        n=$(sed -n "s/.*$2 \([0-9][0-9]*\) ms (bound $3 ms).*/\1/p" "$1" | head -n 1)
+        [ -n "$n" ] && [ "$n" -ge "$3" ] && [ "$n" -lt $(($3 + 800)) ]
+    }
     headers() { # curl args...: the response head, CRs removed
         curl -s -o /dev/null -D - --max-time 10 --cacert "$client_cafile" "$@" | tr -d '\r'
     }
@@ -248,11 +256,28 @@ if [ $check -eq 1 ]; then
         expect "per-client keys (?aud=ea-api-edge): the token is accepted" test "$code" = 200
         expect "per-client keys: the API read .../certs?aud=ea-api-edge" \
             grep -q 'certs?aud=ea-api-edge' "$run/api2.log"
+        t=$run/timeouts_and_cancellation.log
+        if [ "${result[timeouts_and_cancellation]:-}" != "not built" ]; then
+            expect "timeouts: the per-wait timeout fired at its bound (300 ms)" \
+                fired_at_bound "$t" 'per-wait timeout: gave up after' 300
+            expect "timeouts: the renewal went on for the next caller" \
+                grep -q 'the renewal went on: token after' "$t"
+            expect "timeouts: the per-call timeout fired at its bound (500 ms) with timed_out" \
+                fired_at_bound "$t" 'per-call timeout: timed_out after' 500
+            expect "timeouts: the cancelled waiter got operation_aborted, the others the token" \
+                grep -q 'cancelled waiter: operation_aborted after [0-9]* ms; others: 2 of 2 got' "$t"
+            expect "timeouts: the token endpoint was slowed down (delay hook)" \
+                grep -q 'now answers token requests after 1500 ms' "$t"
+        fi
         expect "no password in any log" absent grep -qF -- "$password" "$run"/*.log
+        for k in OIDC_TEST_BASIC_CLIENT_SECRET OIDC_TEST_WEB_CLIENT_SECRET; do
+            secret=$(grep "^$k=" "$OIDC_TEST_ENV" | cut -d= -f2-)
+            expect "no $k in any log" absent grep -qF -- "$secret" "$run"/*.log
+        done
     fi
     expect "no whole JWT in any example log" \
         absent grep -qE 'eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.' "$run"/*.log
-    for e in authorization_code_login client_credentials device_flow; do
+    for e in authorization_code_login client_credentials device_flow timeouts_and_cancellation; do
         if [ "${result[$e]:-}" = ok ]; then
             expect "$e: RESULT: OK" grep -q '^RESULT: OK' "$run/$e.log"
         fi
@@ -261,7 +286,8 @@ if [ $check -eq 1 ]; then
 fi
 
 heading "Summary"
-for e in keycloak_password_client authorization_code_login client_credentials device_flow; do
+for e in keycloak_password_client authorization_code_login client_credentials device_flow \
+    timeouts_and_cancellation; do
     [ -n "${result[$e]:-}" ] && printf '  %-26s %s\n' "$e" "${result[$e]}"
 done
 if [ $failed -ne 0 ]; then

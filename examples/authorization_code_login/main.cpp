@@ -15,6 +15,9 @@
 #include <oidc/client.hpp>
 #include <oidc/http/url.hpp>
 
+#include "common/config.hpp"
+#include "common/run.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -25,8 +28,6 @@
 #include <asio/write.hpp>
 
 #include <chrono>
-#include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -36,106 +37,35 @@
 namespace {
 
 using asio::ip::tcp;
+using oidc_example::preview;
 
 // ---- configuration ----------------------------------------------------------------------
 
-std::map<std::string, std::string> read_env_file(const std::string& path) {
-    std::map<std::string, std::string> m;
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-        auto eq = line.find('=');
-        if (eq != std::string::npos && line[0] != '#')
-            m[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    return m;
-}
-
-std::string read_secret_file(const std::string& path) {
-    std::ifstream in(path);
-    std::string s;
-    std::getline(in, s);
-    return s;
-}
-
-struct config {
-    std::string issuer, client_id = "eat-web", client_secret, cafile;
-    std::string scope = "openid profile email";
-    std::string post_logout_uri = "http://127.0.0.1/logged-out";
+struct settings : oidc_example::client_settings {
+    std::string scope, post_logout_uri;
     unsigned short port = 0;
     bool headless = false;
     std::string username, password; ///< --headless only
     int wait_s = 300;
 };
 
-const char* usage =
-    "usage: authorization_code_login [--provider-env FILE] [--issuer URL] [--client-id ID]\n"
-    "         [--client-secret-file F] [--cafile PEM] [--scope S] [--port N]\n"
-    "         [--post-logout-uri URL] [--wait SECONDS]\n"
-    "         [--headless [--username U --password-file F]]\n"
-    "environment: OIDC_TEST_ENV (provider.env), OIDC_ISSUER, OIDC_CLIENT_ID,\n"
-    "             OIDC_CLIENT_SECRET_FILE, OIDC_CAFILE, OIDC_USERNAME, OIDC_PASSWORD_FILE\n";
-
-bool parse_args(int argc, char** argv, config& c) {
-    std::map<std::string, std::string> flags;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--headless") {
-            c.headless = true;
-            continue;
-        }
-        if (a == "--help" || a == "-h" || a.rfind("--", 0) != 0 || i + 1 >= argc) {
-            std::cerr << usage;
-            return false;
-        }
-        flags[a.substr(2)] = argv[++i];
-    }
-    auto env = [](const char* n) -> std::string {
-        const char* v = std::getenv(n);
-        return v ? v : "";
-    };
-    std::string env_file =
-        flags.count("provider-env") ? flags["provider-env"] : env("OIDC_TEST_ENV");
-    std::map<std::string, std::string> p;
-    if (!env_file.empty())
-        p = read_env_file(env_file);
-    auto pick = [&](const char* flag, const char* var, std::string fallback) {
-        if (flags.count(flag))
-            return flags[flag];
-        if (auto v = env(var); !v.empty())
-            return v;
-        return fallback;
-    };
-    c.issuer = pick("issuer", "OIDC_ISSUER", p["OIDC_TEST_ISSUER"]);
-    c.client_id =
-        pick("client-id", "OIDC_WEB_CLIENT_ID",
-             p.count("OIDC_TEST_WEB_CLIENT_ID") ? p["OIDC_TEST_WEB_CLIENT_ID"] : c.client_id);
-    if (auto f = pick("client-secret-file", "OIDC_CLIENT_SECRET_FILE", ""); !f.empty())
-        c.client_secret = read_secret_file(f);
-    else
-        c.client_secret = p["OIDC_TEST_WEB_CLIENT_SECRET"];
-    c.cafile = pick("cafile", "OIDC_CAFILE", p["OIDC_TEST_CA"]);
-    c.scope = pick("scope", "OIDC_SCOPE", c.scope);
-    c.post_logout_uri =
-        pick("post-logout-uri", "OIDC_POST_LOGOUT_URI",
-             p.count("OIDC_TEST_WEB_POST_LOGOUT_URI") ? p["OIDC_TEST_WEB_POST_LOGOUT_URI"]
-                                                      : c.post_logout_uri);
-    c.port = static_cast<unsigned short>(std::stoi(pick("port", "OIDC_CALLBACK_PORT", "0")));
-    c.wait_s = std::stoi(pick("wait", "OIDC_CALLBACK_WAIT", c.headless ? "60" : "300"));
-    c.username = pick("username", "OIDC_USERNAME", p["OIDC_TEST_USER"]);
-    if (auto f = pick("password-file", "OIDC_PASSWORD_FILE", ""); !f.empty())
-        c.password = read_secret_file(f);
-    else
-        c.password = p["OIDC_TEST_PASSWORD"];
-    if (c.issuer.empty()) {
-        std::cerr << "authorization_code_login: need an issuer\n" << usage;
-        return false;
-    }
-    return true;
-}
-
-std::string preview(std::string_view secret) {
-    return std::string(secret.substr(0, 10)) + "...(" + std::to_string(secret.size()) + " bytes)";
+bool read_settings(int argc, char** argv, settings& c) {
+    oidc_example::config cfg("authorization_code_login", argc, argv, {"headless"});
+    c.headless = cfg.has("headless");
+    cfg.read_client(c, oidc_example::web_client);
+    c.scope = cfg.get("scope", "OIDC_SCOPE", {}, "openid profile email");
+    // Where the provider sends the browser after logout: a URL of this application, which
+    // may be a loopback http:// one (it is only printed, never fetched).
+    c.post_logout_uri = cfg.get("post-logout-uri", "OIDC_POST_LOGOUT_URI",
+                                "OIDC_TEST_WEB_POST_LOGOUT_URI", "http://127.0.0.1/logged-out");
+    c.port = static_cast<unsigned short>(cfg.number("port", "OIDC_CALLBACK_PORT", 0, 0, 65535));
+    c.wait_s =
+        static_cast<int>(cfg.number("wait", "OIDC_CALLBACK_WAIT", c.headless ? 60 : 300, 1, 3600));
+    c.username = cfg.get("username", "OIDC_USERNAME", "OIDC_TEST_USER");
+    c.password = cfg.secret("password-file", "OIDC_PASSWORD_FILE", "OIDC_TEST_PASSWORD");
+    cfg.require(!c.headless || (!c.username.empty() && !c.password.empty()),
+                "--headless needs a user and a password");
+    return cfg.ok();
 }
 
 // A URL for printing: the value of `param` (a token) shortened.
@@ -208,7 +138,7 @@ std::string resolve(const std::string& origin, std::string_view location) {
 }
 
 asio::awaitable<std::error_code> headless_login(oidc::http::client http, std::string url,
-                                                std::string redirect_uri, config cfg) {
+                                                std::string redirect_uri, settings cfg) {
     oidc::http::url u;
     if (auto ec = oidc::http::parse_url(url, u))
         co_return ec;
@@ -269,7 +199,7 @@ asio::awaitable<std::error_code> headless_login(oidc::http::client http, std::st
     co_return oidc::errc::http_status_unexpected;
 }
 
-asio::awaitable<int> run(config cfg) {
+asio::awaitable<int> run(settings cfg) {
     auto ex = co_await asio::this_coro::executor;
 
     // 1. The client: discovery, a confidential web client (client_secret_basic).
@@ -277,7 +207,7 @@ asio::awaitable<int> run(config cfg) {
     opts.issuer = cfg.issuer;
     opts.client_id = cfg.client_id;
     opts.auth = oidc::client_secret_basic{cfg.client_secret};
-    opts.http.ca_file = cfg.cafile;
+    opts.http = cfg.http;
     oidc::client client(ex, opts);
     std::cout << "== 1. Discovery: " << oidc::metadata_url(cfg.issuer) << "\n";
     auto [dec, md] = co_await client.discover(oidc::net::use_nothrow_awaitable);
@@ -321,8 +251,7 @@ asio::awaitable<int> run(config cfg) {
                        w->deadline.cancel();
                    });
     if (cfg.headless) {
-        oidc::http::client_options bo;
-        bo.ca_file = cfg.cafile;
+        oidc::http::client_options bo = cfg.http;
         bo.allow_insecure_http = true; // the browser also visits http://127.0.0.1/callback
         oidc::http::client browser(ex, bo);
         asio::co_spawn(ex, headless_login(browser, areq.url, areq.redirect_uri, cfg),
@@ -391,23 +320,5 @@ asio::awaitable<int> run(config cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-    config cfg;
-    if (!parse_args(argc, argv, cfg))
-        return 2;
-    asio::io_context io;
-    int rc = 1;
-    asio::co_spawn(io, run(cfg), [&](std::exception_ptr e, int r) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                std::cerr << "authorization_code_login: " << x.what() << "\n";
-            }
-        } else {
-            rc = r;
-        }
-        io.stop();
-    });
-    io.run();
-    return rc;
+    return oidc_example::example_main(argc, argv, "authorization_code_login", read_settings, run);
 }

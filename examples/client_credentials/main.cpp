@@ -12,97 +12,31 @@
 #include <oidc/client.hpp>
 #include <oidc/jwks_cache.hpp>
 
-#include <asio/co_spawn.hpp>
+#include "common/config.hpp"
+#include "common/run.hpp"
+
 #include <asio/io_context.hpp>
 
-#include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <map>
 #include <string>
 
 namespace {
 
-std::map<std::string, std::string> read_env_file(const std::string& path) {
-    std::map<std::string, std::string> m;
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-        auto eq = line.find('=');
-        if (eq != std::string::npos && line[0] != '#')
-            m[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    return m;
-}
+using oidc_example::preview;
 
-std::string read_secret_file(const std::string& path) {
-    std::ifstream in(path);
-    std::string s;
-    std::getline(in, s);
-    return s;
-}
-
-struct config {
-    std::string issuer, client_id = "eat-service-basic", client_secret, cafile, scope;
-    std::string audience = "eat-api";
+struct settings : oidc_example::client_settings {
+    std::string scope, audience;
 };
 
-const char* usage =
-    "usage: client_credentials [--provider-env FILE] [--issuer URL] [--client-id ID]\n"
-    "         [--client-secret-file F] [--cafile PEM] [--scope S] [--audience AUD]\n"
-    "environment: OIDC_TEST_ENV (provider.env), OIDC_ISSUER, OIDC_SERVICE_CLIENT_ID,\n"
-    "             OIDC_CLIENT_SECRET_FILE, OIDC_CAFILE, OIDC_AUDIENCE\n";
-
-bool parse_args(int argc, char** argv, config& c) {
-    std::map<std::string, std::string> flags;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h" || a.rfind("--", 0) != 0 || i + 1 >= argc) {
-            std::cerr << usage;
-            return false;
-        }
-        flags[a.substr(2)] = argv[++i];
-    }
-    auto env = [](const char* n) -> std::string {
-        const char* v = std::getenv(n);
-        return v ? v : "";
-    };
-    std::string env_file =
-        flags.count("provider-env") ? flags["provider-env"] : env("OIDC_TEST_ENV");
-    std::map<std::string, std::string> p;
-    if (!env_file.empty())
-        p = read_env_file(env_file);
-    auto pick = [&](const char* flag, const char* var, std::string fallback) {
-        if (flags.count(flag))
-            return flags[flag];
-        if (auto v = env(var); !v.empty())
-            return v;
-        return fallback;
-    };
-    c.issuer = pick("issuer", "OIDC_ISSUER", p["OIDC_TEST_ISSUER"]);
-    c.client_id =
-        pick("client-id", "OIDC_SERVICE_CLIENT_ID",
-             p.count("OIDC_TEST_BASIC_CLIENT_ID") ? p["OIDC_TEST_BASIC_CLIENT_ID"] : c.client_id);
-    if (auto f = pick("client-secret-file", "OIDC_CLIENT_SECRET_FILE", ""); !f.empty())
-        c.client_secret = read_secret_file(f);
-    else
-        c.client_secret = p["OIDC_TEST_BASIC_CLIENT_SECRET"];
-    c.cafile = pick("cafile", "OIDC_CAFILE", p["OIDC_TEST_CA"]);
-    c.scope = pick("scope", "OIDC_SCOPE", "");
-    c.audience = pick("audience", "OIDC_AUDIENCE",
-                      p.count("OIDC_TEST_AUDIENCE") ? p["OIDC_TEST_AUDIENCE"] : c.audience);
-    if (c.issuer.empty() || c.client_secret.empty()) {
-        std::cerr << "client_credentials: need an issuer and a client secret\n" << usage;
-        return false;
-    }
-    return true;
+bool read_settings(int argc, char** argv, settings& c) {
+    oidc_example::config cfg("client_credentials", argc, argv);
+    cfg.read_client(c, oidc_example::service_client);
+    c.scope = cfg.get("scope", "OIDC_SCOPE");
+    c.audience = cfg.get("audience", "OIDC_AUDIENCE", "OIDC_TEST_AUDIENCE", "eat-api");
+    return cfg.ok();
 }
 
-std::string preview(std::string_view secret) {
-    return std::string(secret.substr(0, 10)) + "...(" + std::to_string(secret.size()) + " bytes)";
-}
-
-asio::awaitable<int> run(config cfg) {
+asio::awaitable<int> run(settings cfg) {
     auto ex = co_await asio::this_coro::executor;
 
     // 1. A confidential client: discovery finds the token, introspection and revocation URLs.
@@ -110,7 +44,7 @@ asio::awaitable<int> run(config cfg) {
     opts.issuer = cfg.issuer;
     opts.client_id = cfg.client_id;
     opts.auth = oidc::client_secret_basic{cfg.client_secret};
-    opts.http.ca_file = cfg.cafile;
+    opts.http = cfg.http;
     oidc::client client(ex, opts);
 
     std::cout << "== 1. client_credentials grant as " << cfg.client_id
@@ -143,12 +77,7 @@ asio::awaitable<int> run(config cfg) {
                   << "  (oidc-provider does not introspect JWT access tokens: a resource server\n"
                   << "   verifies them locally, as below)\n";
         oidc::jwks_cache keys(client, {}); // the jwks_uri of the discovered metadata
-        oidc::jose::validation_options vo;
-        vo.kind = oidc::jose::validation_options::profile::access_token;
-        vo.issuer = cfg.issuer;
-        vo.audiences = {cfg.audience};
-        vo.algorithms = {oidc::jose::alg::RS256, oidc::jose::alg::PS256, oidc::jose::alg::ES256,
-                         oidc::jose::alg::ES384, oidc::jose::alg::ES512, oidc::jose::alg::EdDSA};
+        auto vo = oidc_example::access_token_checks(cfg.issuer, cfg.audience);
         auto [vec, claims] =
             co_await keys.verify(tokens.access_token, vo, oidc::net::use_nothrow_awaitable);
         if (vec) {
@@ -190,23 +119,5 @@ asio::awaitable<int> run(config cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-    config cfg;
-    if (!parse_args(argc, argv, cfg))
-        return 2;
-    asio::io_context io;
-    int rc = 1;
-    asio::co_spawn(io, run(cfg), [&](std::exception_ptr e, int r) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                std::cerr << "client_credentials: " << x.what() << "\n";
-            }
-        } else {
-            rc = r;
-        }
-        io.stop();
-    });
-    io.run();
-    return rc;
+    return oidc_example::example_main(argc, argv, "client_credentials", read_settings, run);
 }

@@ -11,93 +11,36 @@
 #include <oidc/client.hpp>
 #include <oidc/http/url.hpp>
 
+#include "common/config.hpp"
+#include "common/run.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
-#include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <map>
 #include <string>
 
 namespace {
 
-std::map<std::string, std::string> read_env_file(const std::string& path) {
-    std::map<std::string, std::string> m;
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-        auto eq = line.find('=');
-        if (eq != std::string::npos && line[0] != '#')
-            m[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    return m;
-}
+using oidc_example::preview;
 
-struct config {
-    std::string issuer, client_id = "eat-device", cafile, scope = "openid profile";
+struct settings : oidc_example::client_settings {
+    std::string scope;
     std::string test_base_url; ///< the local test provider's hooks (--approve-as-test-user)
     bool approve = false;
 };
 
-const char* usage =
-    "usage: device_flow [--provider-env FILE] [--issuer URL] [--client-id ID] [--cafile PEM]\n"
-    "         [--scope S] [--approve-as-test-user]\n"
-    "environment: OIDC_TEST_ENV (provider.env), OIDC_ISSUER, OIDC_DEVICE_CLIENT_ID,\n"
-    "             OIDC_CAFILE\n";
-
-bool parse_args(int argc, char** argv, config& c) {
-    std::map<std::string, std::string> flags;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--approve-as-test-user") {
-            c.approve = true;
-            continue;
-        }
-        if (a == "--help" || a == "-h" || a.rfind("--", 0) != 0 || i + 1 >= argc) {
-            std::cerr << usage;
-            return false;
-        }
-        flags[a.substr(2)] = argv[++i];
-    }
-    auto env = [](const char* n) -> std::string {
-        const char* v = std::getenv(n);
-        return v ? v : "";
-    };
-    std::string env_file =
-        flags.count("provider-env") ? flags["provider-env"] : env("OIDC_TEST_ENV");
-    std::map<std::string, std::string> p;
-    if (!env_file.empty())
-        p = read_env_file(env_file);
-    auto pick = [&](const char* flag, const char* var, std::string fallback) {
-        if (flags.count(flag))
-            return flags[flag];
-        if (auto v = env(var); !v.empty())
-            return v;
-        return fallback;
-    };
-    c.issuer = pick("issuer", "OIDC_ISSUER", p["OIDC_TEST_ISSUER"]);
-    c.client_id =
-        pick("client-id", "OIDC_DEVICE_CLIENT_ID",
-             p.count("OIDC_TEST_DEVICE_CLIENT_ID") ? p["OIDC_TEST_DEVICE_CLIENT_ID"] : c.client_id);
-    c.cafile = pick("cafile", "OIDC_CAFILE", p["OIDC_TEST_CA"]);
-    c.scope = pick("scope", "OIDC_SCOPE", c.scope);
-    c.test_base_url = p["OIDC_TEST_BASE_URL"];
-    if (c.issuer.empty()) {
-        std::cerr << "device_flow: need an issuer\n" << usage;
-        return false;
-    }
-    if (c.approve && c.test_base_url.empty()) {
-        std::cerr << "device_flow: --approve-as-test-user needs the local test provider\n";
-        return false;
-    }
-    return true;
-}
-
-std::string preview(std::string_view secret) {
-    return std::string(secret.substr(0, 10)) + "...(" + std::to_string(secret.size()) + " bytes)";
+bool read_settings(int argc, char** argv, settings& c) {
+    oidc_example::config cfg("device_flow", argc, argv, {"approve-as-test-user"});
+    cfg.read_client(c, oidc_example::device_client);
+    c.scope = cfg.get("scope", "OIDC_SCOPE", {}, "openid profile");
+    c.approve = cfg.has("approve-as-test-user");
+    c.test_base_url = cfg.provider("OIDC_TEST_BASE_URL");
+    cfg.require(!c.approve || !c.test_base_url.empty(),
+                "--approve-as-test-user needs the local test provider");
+    return cfg.ok();
 }
 
 // What the person does in a browser, through the test provider's approval hook.
@@ -115,13 +58,13 @@ asio::awaitable<void> approve_later(oidc::http::client http, std::string base,
               << (ec ? ec.message() : "HTTP " + std::to_string(resp.status)) << std::endl;
 }
 
-asio::awaitable<int> run(config cfg) {
+asio::awaitable<int> run(settings cfg) {
     auto ex = co_await asio::this_coro::executor;
     oidc::client_options opts;
     opts.issuer = cfg.issuer;
     opts.client_id = cfg.client_id;
     opts.auth = oidc::auth_none{}; // a public client on the device
-    opts.http.ca_file = cfg.cafile;
+    opts.http = cfg.http;
     oidc::client client(ex, opts);
 
     // 1. The device authorization request (RFC 8628 3.1).
@@ -170,23 +113,5 @@ asio::awaitable<int> run(config cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-    config cfg;
-    if (!parse_args(argc, argv, cfg))
-        return 2;
-    asio::io_context io;
-    int rc = 1;
-    asio::co_spawn(io, run(cfg), [&](std::exception_ptr e, int r) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                std::cerr << "device_flow: " << x.what() << "\n";
-            }
-        } else {
-            rc = r;
-        }
-        io.stop();
-    });
-    io.run();
-    return rc;
+    return oidc_example::example_main(argc, argv, "device_flow", read_settings, run);
 }

@@ -4,28 +4,23 @@
 // Keycloak-style token URL (`/auth/realms/<realm>/protocol/openid-connect/token`, given
 // directly: no discovery), shows the access token's claims (verified through the keys
 // endpoint), then lists `GET /v4/account/<id>/dossiers` on the resource_server example through
-// an oidc::basic_session: many concurrent calls share one token; a token the API revokes is
-// replaced and the call replayed; after the access token expires exactly one refresh serves
-// every caller.
+// an oidc::session: the session runs the password grant once, many concurrent calls share its
+// token, a token the API revokes is replaced and the call replayed, and after the access token
+// expires exactly one refresh serves every caller. No token or password is ever printed.
 //
-// Configuration: flags, else environment, else the provider.env file of the local test
-// provider (--provider-env FILE or $OIDC_TEST_ENV). Run with --help for the list.
+// Configuration (examples/common/config.hpp): flags, else environment, else the provider.env
+// file of the local test provider (--provider-env FILE or $OIDC_TEST_ENV). Run with --help.
 #include <oidc/client.hpp>
 #include <oidc/jwks_cache.hpp>
 #include <oidc/session.hpp>
 
-#include <asio/bind_cancellation_slot.hpp>
-#include <asio/bind_executor.hpp>
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
+#include "common/config.hpp"
+#include "common/run.hpp"
+
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
-#include <atomic>
 #include <chrono>
-#include <cstdlib>
-#include <ctime>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -33,106 +28,34 @@
 
 namespace {
 
+using oidc_example::preview;
+
 // ---- configuration ----------------------------------------------------------------------
 
-std::map<std::string, std::string> read_env_file(const std::string& path) {
-    std::map<std::string, std::string> m;
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-        auto eq = line.find('=');
-        if (eq != std::string::npos && line[0] != '#')
-            m[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    return m;
-}
-
-std::string read_secret_file(const std::string& path) {
-    std::ifstream in(path);
-    std::string s;
-    std::getline(in, s); // first line, without its newline
-    return s;
-}
-
-struct config {
-    std::string issuer, token_endpoint, jwks_url, client_id = "ea-api-edge";
-    std::string username, password, scope, cafile, audience = "eat-api";
-    std::string api = "https://127.0.0.1:8443", account = "42";
+struct settings : oidc_example::client_settings {
+    std::string token_endpoint, jwks_url, username, password, scope;
+    std::string audience, api, account;
     int concurrency = 50;
     int max_wait_s = 90; ///< wait past the access token's expiry when it comes within this
 };
 
-const char* usage =
-    "usage: keycloak_password_client [--provider-env FILE] [--issuer URL]\n"
-    "         [--token-endpoint URL] [--jwks-url URL] [--client-id ID] [--username U]\n"
-    "         [--password-file F] [--scope S] [--cafile PEM] [--audience AUD]\n"
-    "         [--api https://127.0.0.1:PORT] [--account ID] [--concurrency N] [--max-wait S]\n"
-    "environment: OIDC_TEST_ENV (provider.env), OIDC_ISSUER, OIDC_TOKEN_ENDPOINT,\n"
-    "             OIDC_JWKS_URL, OIDC_CLIENT_ID, OIDC_USERNAME, OIDC_PASSWORD_FILE,\n"
-    "             OIDC_CAFILE, OIDC_AUDIENCE, API_BASE_URL\n";
-
-bool parse_args(int argc, char** argv, config& c) {
-    std::map<std::string, std::string> flags;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h" || a.rfind("--", 0) != 0 || i + 1 >= argc) {
-            std::cerr << usage;
-            return false;
-        }
-        flags[a.substr(2)] = argv[++i];
-    }
-    auto env = [](const char* n) -> std::string {
-        const char* v = std::getenv(n);
-        return v ? v : "";
-    };
-    std::string env_file =
-        flags.count("provider-env") ? flags["provider-env"] : env("OIDC_TEST_ENV");
-    std::map<std::string, std::string> p;
-    if (!env_file.empty())
-        p = read_env_file(env_file);
-    auto pick = [&](const char* flag, const char* var, std::string fallback) {
-        if (flags.count(flag))
-            return flags[flag];
-        if (auto v = env(var); !v.empty())
-            return v;
-        return fallback;
-    };
-    c.issuer = pick("issuer", "OIDC_ISSUER", p["OIDC_TEST_ISSUER"]);
-    c.token_endpoint = pick("token-endpoint", "OIDC_TOKEN_ENDPOINT", "");
-    c.jwks_url = pick("jwks-url", "OIDC_JWKS_URL", "");
-    c.client_id =
-        pick("client-id", "OIDC_CLIENT_ID",
-             p.count("OIDC_TEST_PUBLIC_CLIENT_ID") ? p["OIDC_TEST_PUBLIC_CLIENT_ID"] : c.client_id);
-    c.username = pick("username", "OIDC_USERNAME", p["OIDC_TEST_USER"]);
-    if (auto f = pick("password-file", "OIDC_PASSWORD_FILE", ""); !f.empty())
-        c.password = read_secret_file(f);
-    else
-        c.password = p["OIDC_TEST_PASSWORD"]; // the local test provider's demo user
-    c.scope = pick("scope", "OIDC_SCOPE", "");
-    c.cafile = pick("cafile", "OIDC_CAFILE", p["OIDC_TEST_CA"]);
-    c.audience = pick("audience", "OIDC_AUDIENCE",
-                      p.count("OIDC_TEST_AUDIENCE") ? p["OIDC_TEST_AUDIENCE"] : c.audience);
-    c.api = pick("api", "API_BASE_URL", c.api);
-    c.account = pick("account", "API_ACCOUNT", c.account);
-    c.concurrency = std::stoi(pick("concurrency", "API_CONCURRENCY", "50"));
-    c.max_wait_s = std::stoi(pick("max-wait", "OIDC_MAX_WAIT", "90"));
-    if (c.issuer.empty() || c.username.empty() || c.password.empty()) {
-        std::cerr << "keycloak_password_client: need an issuer, a user and a password\n" << usage;
-        return false;
-    }
+bool read_settings(int argc, char** argv, settings& c) {
+    oidc_example::config cfg("keycloak_password_client", argc, argv);
+    cfg.read_client(c, oidc_example::public_client); // no secret
     // The Keycloak layout: every endpoint under the realm's issuer URL.
-    if (c.token_endpoint.empty())
-        c.token_endpoint = c.issuer + "/protocol/openid-connect/token";
-    if (c.jwks_url.empty())
-        c.jwks_url = c.issuer + "/protocol/openid-connect/certs";
-    if (c.concurrency < 1 || c.concurrency > 10000)
-        c.concurrency = 50;
-    return true;
-}
-
-// Never print a token: its first characters and its size are enough to follow it.
-std::string preview(std::string_view secret) {
-    return std::string(secret.substr(0, 10)) + "...(" + std::to_string(secret.size()) + " bytes)";
+    const std::string realm = c.issuer + "/protocol/openid-connect";
+    c.token_endpoint = cfg.url("token-endpoint", "OIDC_TOKEN_ENDPOINT", {}, realm + "/token");
+    c.jwks_url = cfg.url("jwks-url", "OIDC_JWKS_URL", {}, realm + "/certs");
+    c.username = cfg.get("username", "OIDC_USERNAME", "OIDC_TEST_USER");
+    c.password = cfg.secret("password-file", "OIDC_PASSWORD_FILE", "OIDC_TEST_PASSWORD");
+    c.scope = cfg.get("scope", "OIDC_SCOPE");
+    c.audience = cfg.get("audience", "OIDC_AUDIENCE", "OIDC_TEST_AUDIENCE", "eat-api");
+    c.api = cfg.url("api", "API_BASE_URL", {}, "https://127.0.0.1:8443");
+    c.account = cfg.get("account", "API_ACCOUNT", {}, "42");
+    c.concurrency = static_cast<int>(cfg.number("concurrency", "API_CONCURRENCY", 50, 1, 10000));
+    c.max_wait_s = static_cast<int>(cfg.number("max-wait", "OIDC_MAX_WAIT", 90, 0, 3600));
+    cfg.require(!c.username.empty() && !c.password.empty(), "need a user and a password");
+    return cfg.ok();
 }
 
 std::string seconds_from_now(std::optional<oidc::clock::time_point> t) {
@@ -142,39 +65,6 @@ std::string seconds_from_now(std::optional<oidc::clock::time_point> t) {
     return "expires in " + std::to_string(s) + " s";
 }
 
-// ---- the token source of the session: the password grant, then refresh_token --------------
-
-/// What oidc::basic_session needs from a token source: the executor, whether the grant needs
-/// a person, the HTTP client for call(), and one fetch (the original grant or a refresh).
-struct password_source {
-    std::shared_ptr<oidc::client> client;
-    oidc::grant grant;
-
-    asio::any_io_executor get_executor() const { return client->get_executor(); }
-    bool needs_user() const { return oidc::needs_user(grant); }
-    oidc::http::client& http() { return client->http(); }
-
-    template <class Handler>
-    void async_fetch(oidc::fetch_kind kind, const oidc::token_set& current, Handler&& handler) {
-        auto diag = std::make_shared<oidc::diagnostics>();
-        auto slot = asio::get_associated_cancellation_slot(handler);
-        auto ex = asio::get_associated_executor(handler, get_executor());
-        auto done = asio::bind_cancellation_slot(
-            slot, asio::bind_executor(ex, [h = std::forward<Handler>(handler),
-                                           diag](std::error_code ec, oidc::token_set t) mutable {
-                std::move(h)(ec, std::move(t), std::move(*diag));
-            }));
-        if (kind == oidc::fetch_kind::refresh)
-            client->refresh(current, *diag, std::move(done));
-        else
-            client->get_token(grant, *diag, std::move(done));
-    }
-};
-
-struct counters {
-    std::atomic<int> acquired{0}, refreshed{0}, invalidated{0}, failed{0};
-};
-
 struct batch_result {
     int ok = 0, failed = 0;
     long long ms = 0; ///< until the last answer
@@ -182,8 +72,7 @@ struct batch_result {
 };
 
 // `n` concurrent calls through the session; waits for all of them (bounded).
-asio::awaitable<batch_result> call_many(oidc::basic_session<password_source>& session,
-                                        std::string url, int n) {
+asio::awaitable<batch_result> call_many(oidc::session& session, std::string url, int n) {
     auto ex = co_await asio::this_coro::executor;
     const auto t0 = std::chrono::steady_clock::now();
     auto result = std::make_shared<batch_result>();
@@ -218,7 +107,7 @@ asio::awaitable<batch_result> call_many(oidc::basic_session<password_source>& se
     co_return *result;
 }
 
-asio::awaitable<int> run(config cfg) {
+asio::awaitable<int> run(settings cfg) {
     auto ex = co_await asio::this_coro::executor;
 
     // 1. The client of the seed: a public client and a bare Keycloak token URL.
@@ -229,16 +118,37 @@ asio::awaitable<int> run(config cfg) {
     opts.metadata->token_endpoint = cfg.token_endpoint; // .../protocol/openid-connect/token
     opts.client_id = cfg.client_id;                     // "ea-api-edge"
     opts.auth = oidc::auth_none{};                      // public client: no secret
-    opts.http.ca_file = cfg.cafile;
-    auto client = std::make_shared<oidc::client>(ex, opts);
+    opts.http = cfg.http;                               // CA file, TLS settings
+    oidc::client client(ex, opts);
+
+    // A session: one shared token state for every call of this service. It runs the password
+    // grant for the first token and renews it with the refresh token (single flight).
+    using kind = oidc::session_event_kind;
+    std::map<kind, int> count; // the events run on this thread (one io_context thread)
+    oidc::session_options so;
+    so.margin = std::chrono::seconds(2); // renew 2 s before expiry (the demo's tokens are short)
+    so.margin_fraction = 0.0;
+    so.on_event = [&count](const oidc::session_event& e) {
+        ++count[e.kind];
+        if (e.kind == kind::acquired)
+            std::cout << "  [session] new token from the password grant\n";
+        else if (e.kind == kind::refreshed)
+            std::cout << "  [session] token refreshed (" << e.waiters << " callers waited), "
+                      << seconds_from_now(e.expires_at) << "\n";
+        else if (e.kind == kind::invalidated)
+            std::cout << "  [session] the API rejected the token: dropped\n";
+        else if (e.kind == kind::refresh_failed)
+            std::cout << "  [session] token request failed: " << e.error.message() << "\n";
+    };
+    oidc::grant grant = oidc::password_grant{cfg.username, cfg.password, cfg.scope, {}};
+    oidc::session session({client, grant}, so);
 
     std::cout << "== 1. Password grant (seed 000)\n"
               << "POST " << cfg.token_endpoint << "\n"
               << "  grant_type=password client_id=" << cfg.client_id << " username=" << cfg.username
               << " password=(hidden)\n";
-    oidc::grant grant = oidc::password_grant{cfg.username, cfg.password, cfg.scope, {}};
     oidc::diagnostics diag;
-    auto [ec, tokens] = co_await client->get_token(grant, diag, oidc::net::use_nothrow_awaitable);
+    auto [ec, first] = co_await session.token(diag, oidc::net::use_nothrow_awaitable);
     if (ec) {
         std::cout << "token request failed: " << ec.message();
         if (!diag.error.empty())
@@ -246,6 +156,7 @@ asio::awaitable<int> run(config cfg) {
         std::cout << "\n";
         co_return 1;
     }
+    const oidc::token_set& tokens = first.tokens();
     std::cout << "  access_token  " << preview(tokens.access_token) << ", "
               << seconds_from_now(tokens.expires_at) << "\n"
               << "  refresh_token "
@@ -258,13 +169,8 @@ asio::awaitable<int> run(config cfg) {
     std::cout << "\n== 2. Access token claims (verified with " << cfg.jwks_url << ")\n";
     oidc::jwks_cache_options ko;
     ko.url = cfg.jwks_url;
-    oidc::jwks_cache keys(*client, ko); // shares the client's HTTP client and TLS settings
-    oidc::jose::validation_options vo;
-    vo.kind = oidc::jose::validation_options::profile::access_token;
-    vo.issuer = cfg.issuer;
-    vo.audiences = {cfg.audience};
-    vo.algorithms = {oidc::jose::alg::RS256, oidc::jose::alg::PS256, oidc::jose::alg::ES256,
-                     oidc::jose::alg::ES384, oidc::jose::alg::ES512, oidc::jose::alg::EdDSA};
+    oidc::jwks_cache keys(client, ko); // shares the client's HTTP client and TLS settings
+    auto vo = oidc_example::access_token_checks(cfg.issuer, cfg.audience);
     auto [vec, claims] =
         co_await keys.verify(tokens.access_token, vo, oidc::net::use_nothrow_awaitable);
     if (vec) {
@@ -281,37 +187,6 @@ asio::awaitable<int> run(config cfg) {
                   << "  exp - iat          " << claims.exp().value_or(0) - claims.iat().value_or(0)
                   << " s\n";
     }
-
-    // 3. A session: one shared token state for every call of this service.
-    counters count;
-    oidc::session_options so;
-    so.initial = tokens;                 // start from the token we already have
-    so.margin = std::chrono::seconds(2); // renew 2 s before expiry (the demo's tokens are short)
-    so.margin_fraction = 0.0;
-    so.on_event = [&count](const oidc::session_event& e) {
-        switch (e.kind) {
-        case oidc::session_event_kind::acquired:
-            ++count.acquired;
-            std::cout << "  [session] new token from the password grant\n";
-            break;
-        case oidc::session_event_kind::refreshed:
-            ++count.refreshed;
-            std::cout << "  [session] token refreshed (" << e.waiters << " callers waited), "
-                      << seconds_from_now(e.expires_at) << "\n";
-            break;
-        case oidc::session_event_kind::invalidated:
-            ++count.invalidated;
-            std::cout << "  [session] the API rejected the token: dropped\n";
-            break;
-        case oidc::session_event_kind::refresh_failed:
-            ++count.failed;
-            std::cout << "  [session] token request failed: " << e.error.message() << "\n";
-            break;
-        default:
-            break;
-        }
-    };
-    oidc::basic_session<password_source> session(password_source{client, grant}, so);
 
     const std::string url = cfg.api + "/v4/account/" + cfg.account + "/dossiers";
     int total_ok = 0, total_failed = 0;
@@ -338,13 +213,13 @@ asio::awaitable<int> run(config cfg) {
             rv.headers.set("Content-Type", "application/x-www-form-urlencoded");
             rv.body = "jti=" + std::string(c.jti());
             auto [rec, rresp] =
-                co_await client->http().async_send(std::move(rv), oidc::net::use_nothrow_awaitable);
+                co_await client.http().async_send(std::move(rv), oidc::net::use_nothrow_awaitable);
             std::cout << "  POST " << cfg.api << "/admin/revoke -> "
                       << (rec ? rec.message() : std::to_string(rresp.status)) << "\n";
             auto r2 = co_await call_many(session, url, 1);
             total_ok += r2.ok;
             total_failed += r2.failed;
-            replayed = r2.ok == 1 && count.invalidated >= 1;
+            replayed = r2.ok == 1 && count[kind::invalidated] >= 1;
             std::cout << "  the call: "
                       << (replayed ? "200 after the replay"
                           : r2.ok  ? "200 (no 401: the token had been renewed already)"
@@ -374,23 +249,24 @@ asio::awaitable<int> run(config cfg) {
                       << " s)\n";
         }
     }
-    const int refreshes_before = count.refreshed + count.acquired;
+    const int refreshes_before = count[kind::refreshed] + count[kind::acquired];
     if (waited) {
         auto r3 = co_await call_many(session, url, cfg.concurrency);
         total_ok += r3.ok;
         total_failed += r3.failed;
         std::cout << "  " << r3.ok << " x 200, " << r3.failed << " failed, in " << r3.ms << " ms, "
-                  << (count.refreshed + count.acquired - refreshes_before)
+                  << (count[kind::refreshed] + count[kind::acquired] - refreshes_before)
                   << " token request(s) for all of them\n";
     }
 
     std::cout << "\n== Summary\n"
               << "  API calls: " << total_ok << " ok, " << total_failed << " failed\n"
-              << "  token requests by the session: " << count.refreshed << " refresh, "
-              << count.acquired << " password grant, " << count.failed << " failed\n"
-              << "  tokens dropped after a 401: " << count.invalidated << "\n";
+              << "  token requests by the session: " << count[kind::refreshed] << " refresh, "
+              << count[kind::acquired] << " password grant, " << count[kind::refresh_failed]
+              << " failed\n"
+              << "  tokens dropped after a 401: " << count[kind::invalidated] << "\n";
     const bool ok =
-        total_failed == 0 && total_ok > 0 && (!waited || count.refreshed >= 1) && replayed;
+        total_failed == 0 && total_ok > 0 && (!waited || count[kind::refreshed] >= 1) && replayed;
     std::cout << (ok ? "RESULT: OK\n" : "RESULT: FAILED\n");
     co_return ok ? 0 : 1;
 }
@@ -398,24 +274,5 @@ asio::awaitable<int> run(config cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-    config cfg;
-    if (!parse_args(argc, argv, cfg))
-        return 2;
-    asio::io_context io;
-    int rc = 1;
-    asio::co_spawn(io, run(cfg), [&](std::exception_ptr e, int r) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                std::cerr << "keycloak_password_client: " << x.what() << "\n";
-            }
-            rc = 1;
-        } else {
-            rc = r;
-        }
-        io.stop(); // the session's and the pool's timers need not run down
-    });
-    io.run();
-    return rc;
+    return oidc_example::example_main(argc, argv, "keycloak_password_client", read_settings, run);
 }

@@ -21,6 +21,8 @@
 #include <oidc/jose/jwt.hpp>
 #include <oidc/jwks_cache.hpp>
 
+#include "common/config.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -57,98 +59,46 @@ using tls_stream = asio::ssl::stream<tcp::socket>;
 
 // ---- configuration ----------------------------------------------------------------------
 
-std::map<std::string, std::string> read_env_file(const std::string& path) {
-    std::map<std::string, std::string> m;
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-        auto eq = line.find('=');
-        if (eq != std::string::npos && line[0] != '#')
-            m[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    return m;
-}
-
-struct config {
+struct settings {
     std::string issuer;
-    std::string jwks_url;        ///< empty: issuer + "/protocol/openid-connect/certs"
-    std::string per_client_keys; ///< non-empty: jwks_url + "?aud=<this client id>"
-    std::string audience = "eat-api";
+    std::string jwks_url; ///< with --per-client-keys: "...?aud=<that client id>"
+    std::string audience;
     std::string realm = "eat-api";
-    std::string algs = "RS256";
-    std::string cafile, cert, key;
+    std::string algs;
+    std::string cert, key;
     unsigned short port = 0;
     std::string port_file;
+    oidc::http::client_options http;
 };
 
-const char* usage =
-    "usage: resource_server [--provider-env FILE] [--issuer URL] [--jwks-url URL]\n"
-    "         [--per-client-keys CLIENT_ID] [--audience AUD] [--algs RS256,ES256,...]\n"
-    "         [--cafile PEM] [--cert PEM] [--key PEM] [--port N] [--port-file FILE]\n"
-    "environment: OIDC_TEST_ENV (provider.env), OIDC_ISSUER, OIDC_JWKS_URL, OIDC_CAFILE,\n"
-    "             OIDC_AUDIENCE, API_CERT, API_KEY\n";
-
-bool parse_args(int argc, char** argv, config& c) {
-    std::map<std::string, std::string> flags;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h" || a.rfind("--", 0) != 0 || i + 1 >= argc) {
-            std::cerr << usage;
-            return false;
-        }
-        flags[a.substr(2)] = argv[++i];
-    }
-    auto env = [](const char* n) -> std::string {
-        const char* v = std::getenv(n);
-        return v ? v : "";
-    };
-    std::string env_file =
-        flags.count("provider-env") ? flags["provider-env"] : env("OIDC_TEST_ENV");
-    std::map<std::string, std::string> p;
-    if (!env_file.empty())
-        p = read_env_file(env_file);
-    std::string pki_dir;
-    if (!env_file.empty()) {
-        auto slash = env_file.rfind('/');
-        pki_dir =
-            (slash == std::string::npos ? std::string(".") : env_file.substr(0, slash)) + "/pki";
-    }
-    auto pick = [&](const char* flag, const char* var, std::string fallback) {
-        if (flags.count(flag))
-            return flags[flag];
-        if (auto v = env(var); !v.empty())
-            return v;
-        return fallback;
-    };
-    c.issuer = pick("issuer", "OIDC_ISSUER", p["OIDC_TEST_ISSUER"]);
-    c.jwks_url = pick("jwks-url", "OIDC_JWKS_URL", p["OIDC_TEST_JWKS_URI"]);
-    c.per_client_keys = pick("per-client-keys", "OIDC_PER_CLIENT_KEYS", "");
-    c.audience = pick("audience", "OIDC_AUDIENCE",
-                      p.count("OIDC_TEST_AUDIENCE") ? p["OIDC_TEST_AUDIENCE"] : c.audience);
-    c.algs = pick("algs", "OIDC_ALGS",
-                  p.count("OIDC_TEST_SIGNING_ALG") ? p["OIDC_TEST_SIGNING_ALG"] : c.algs);
-    c.cafile = pick("cafile", "OIDC_CAFILE", p["OIDC_TEST_CA"]);
-    c.cert = pick("cert", "API_CERT", pki_dir.empty() ? "" : pki_dir + "/server.pem");
-    c.key = pick("key", "API_KEY", pki_dir.empty() ? "" : pki_dir + "/server.key");
-    c.port = static_cast<unsigned short>(std::stoi(pick("port", "API_PORT", "0")));
-    c.port_file = pick("port-file", "API_PORT_FILE", "");
-    if (c.issuer.empty() || c.cert.empty() || c.key.empty()) {
-        std::cerr << "resource_server: need an issuer and a server certificate (see --help)\n"
-                  << usage;
-        return false;
-    }
-    if (c.jwks_url.empty())
+bool read_settings(int argc, char** argv, settings& c) {
+    oidc_example::config cfg("resource_server", argc, argv);
+    // The local test provider's server certificate serves the API too (127.0.0.1).
+    const std::string pki = cfg.provider_dir().empty() ? "" : cfg.provider_dir() + "/pki";
+    c.issuer = cfg.url("issuer", "OIDC_ISSUER", "OIDC_TEST_ISSUER");
+    c.jwks_url = cfg.url("jwks-url", "OIDC_JWKS_URL", "OIDC_TEST_JWKS_URI");
+    auto per_client_keys = cfg.get("per-client-keys", "OIDC_PER_CLIENT_KEYS");
+    c.audience = cfg.get("audience", "OIDC_AUDIENCE", "OIDC_TEST_AUDIENCE", "eat-api");
+    c.algs = cfg.get("algs", "OIDC_ALGS", "OIDC_TEST_SIGNING_ALG", "RS256");
+    c.cert = cfg.get("cert", "API_CERT", {}, pki.empty() ? "" : pki + "/server.pem");
+    c.key = cfg.get("key", "API_KEY", {}, pki.empty() ? "" : pki + "/server.key");
+    c.port = static_cast<unsigned short>(cfg.number("port", "API_PORT", 0, 0, 65535));
+    c.port_file = cfg.get("port-file", "API_PORT_FILE");
+    c.http = cfg.http_options();
+    cfg.require(!c.issuer.empty() && !c.cert.empty() && !c.key.empty(),
+                "need an issuer and a server certificate (see --help)");
+    if (c.jwks_url.empty() && !c.issuer.empty())
         c.jwks_url = c.issuer + "/protocol/openid-connect/certs";
-    if (!c.per_client_keys.empty()) // OAuthSD: the keys of one client at "...?aud=<client_id>"
+    if (!per_client_keys.empty()) // OAuthSD: the keys of one client at "...?aud=<client_id>"
         c.jwks_url +=
-            (c.jwks_url.find('?') == std::string::npos ? "?aud=" : "&aud=") + c.per_client_keys;
-    return true;
+            (c.jwks_url.find('?') == std::string::npos ? "?aud=" : "&aud=") + per_client_keys;
+    return cfg.ok();
 }
 
 // ---- the API's state --------------------------------------------------------------------
 
 struct api_state {
-    config cfg;
+    settings cfg;
     oidc::jose::validation_options vo;
     std::unique_ptr<oidc::jwks_cache> keys;
     std::mutex mu;
@@ -450,8 +400,8 @@ asio::awaitable<void> listen(std::shared_ptr<api_state> st, tcp::acceptor& accep
 } // namespace
 
 int main(int argc, char** argv) {
-    config cfg;
-    if (!parse_args(argc, argv, cfg))
+    settings cfg;
+    if (!read_settings(argc, argv, cfg))
         return 2;
     try {
         asio::io_context io;
@@ -479,7 +429,7 @@ int main(int argc, char** argv) {
         // The provider's keys, cached (Cache-Control), refetched once for an unknown kid.
         oidc::jwks_cache_options ko;
         ko.url = cfg.jwks_url;
-        ko.http.ca_file = cfg.cafile;
+        ko.http = cfg.http; // CA file, TLS settings
         st->keys = std::make_unique<oidc::jwks_cache>(io.get_executor(), ko);
 
         asio::ssl::context tls(asio::ssl::context::tls_server);

@@ -16,7 +16,7 @@ examples_e2e() {
     local targets=()
     local e
     for e in resource_server keycloak_password_client authorization_code_login \
-        client_credentials device_flow; do
+        client_credentials device_flow timeouts_and_cancellation; do
         [ -f "$root/examples/$e/CMakeLists.txt" ] && targets+=("$e")
     done
     cmake --build "$dir" -j "${jobs:-2}" --target "${targets[@]}" || return 1
