@@ -144,7 +144,7 @@ inline http::request form_post(std::string url, std::string body) {
     return r;
 }
 
-inline asio::awaitable<send_result> send(state_ptr st, http::request req) {
+OIDC_CORO inline asio::awaitable<send_result> send(state_ptr st, http::request req) {
     auto [ec, resp] = co_await st->http.async_send(std::move(req), net::use_nothrow_awaitable);
     co_return send_result{ec, std::move(resp)};
 }
@@ -161,7 +161,7 @@ inline std::error_code read_json_response(const http::response& resp, json::valu
     return {};
 }
 
-inline asio::awaitable<op_result<provider_metadata>> discover_op(state_ptr st) {
+OIDC_CORO inline asio::awaitable<op_result<provider_metadata>> discover_op(state_ptr st) {
     op_result<provider_metadata> out;
     if (auto m = st->cached_metadata()) {
         out.value = std::move(*m);
@@ -195,7 +195,7 @@ inline asio::awaitable<op_result<provider_metadata>> discover_op(state_ptr st) {
 }
 
 // Metadata (cached or discovered) with one endpoint required.
-inline asio::awaitable<std::error_code>
+OIDC_CORO inline asio::awaitable<std::error_code>
 endpoint(state_ptr st, std::string provider_metadata::*which, std::string& url, diagnostics& diag) {
     auto md = co_await discover_op(st);
     if (md.ec) {
@@ -209,7 +209,8 @@ endpoint(state_ptr st, std::string provider_metadata::*which, std::string& url, 
 }
 
 // A form POST with client authentication to one endpoint.
-inline asio::awaitable<send_result> auth_post(state_ptr st, std::string url, std::string form) {
+OIDC_CORO inline asio::awaitable<send_result> auth_post(state_ptr st, std::string url,
+                                                        std::string form) {
     http::request req = form_post(url, {});
     if (auto ec = apply_client_auth(st->opts.auth, st->opts.client_id, url, clock::now(),
                                     req.headers, form))
@@ -218,7 +219,8 @@ inline asio::awaitable<send_result> auth_post(state_ptr st, std::string url, std
     co_return co_await send(std::move(st), std::move(req));
 }
 
-inline asio::awaitable<op_result<jose::jwk_set>> fetch_jwks_op(state_ptr st, std::string url) {
+OIDC_CORO inline asio::awaitable<op_result<jose::jwk_set>> fetch_jwks_op(state_ptr st,
+                                                                         std::string url) {
     op_result<jose::jwk_set> out;
     if (url.empty()) {
         if ((out.ec = co_await endpoint(st, &provider_metadata::jwks_uri, url, out.diag)))
@@ -241,9 +243,10 @@ inline asio::awaitable<op_result<jose::jwk_set>> fetch_jwks_op(state_ptr st, std
 
 // The provider's keys for ID tokens and signed userinfo: cached; refetched once when no key
 // matches (rotation).
-inline asio::awaitable<std::error_code> verify_jwt(state_ptr st, std::string token,
-                                                   jose::validation_options vo,
-                                                   jose::claims& claims, diagnostics& diag) {
+OIDC_CORO inline asio::awaitable<std::error_code> verify_jwt(state_ptr st, std::string token,
+                                                             jose::validation_options vo,
+                                                             jose::claims& claims,
+                                                             diagnostics& diag) {
     std::shared_ptr<const jose::jwk_set> keys;
     {
         std::lock_guard<std::mutex> lock(st->mu);
@@ -282,7 +285,7 @@ inline jose::validation_options id_token_options(const client_state& st,
     return vo;
 }
 
-inline asio::awaitable<op_result<token_set>>
+OIDC_CORO inline asio::awaitable<op_result<token_set>>
 token_op(state_ptr st, grant g, std::optional<std::string> nonce, bool validate_id,
          std::optional<std::chrono::seconds> max_age = std::nullopt) {
     op_result<token_set> out;
@@ -328,8 +331,8 @@ token_op(state_ptr st, grant g, std::optional<std::string> nonce, bool validate_
     co_return out;
 }
 
-inline asio::awaitable<op_result<token_set>> refresh_op(state_ptr st, token_set old,
-                                                        std::string scope) {
+OIDC_CORO inline asio::awaitable<op_result<token_set>> refresh_op(state_ptr st, token_set old,
+                                                                  std::string scope) {
     // Arguments of coroutine calls inside co_await are named variables: GCC 12.2 destroys
     // temporaries there twice (PR 99576).
     grant g = refresh_token_grant{old.refresh_token, std::move(scope), {}};
@@ -388,8 +391,8 @@ inline std::string jwt_subject(std::string_view token) {
     return std::string(c.sub());
 }
 
-inline asio::awaitable<op_result<userinfo>> userinfo_op(state_ptr st, std::string access_token,
-                                                        std::string expected_sub) {
+OIDC_CORO inline asio::awaitable<op_result<userinfo>>
+userinfo_op(state_ptr st, std::string access_token, std::string expected_sub) {
     op_result<userinfo> out;
     std::string url;
     if ((out.ec = co_await endpoint(st, &provider_metadata::userinfo_endpoint, url, out.diag)))
@@ -448,8 +451,8 @@ inline asio::awaitable<op_result<userinfo>> userinfo_op(state_ptr st, std::strin
     co_return out;
 }
 
-inline asio::awaitable<op_result<introspection>> introspect_op(state_ptr st, std::string token,
-                                                               std::string hint) {
+OIDC_CORO inline asio::awaitable<op_result<introspection>>
+introspect_op(state_ptr st, std::string token, std::string hint) {
     op_result<introspection> out;
     std::string url;
     if ((out.ec = co_await endpoint(st, &provider_metadata::introspection_endpoint, url, out.diag)))
@@ -489,8 +492,8 @@ inline asio::awaitable<op_result<introspection>> introspect_op(state_ptr st, std
     co_return out;
 }
 
-inline asio::awaitable<op_result<no_value>> revoke_op(state_ptr st, std::string token,
-                                                      std::string hint) {
+OIDC_CORO inline asio::awaitable<op_result<no_value>> revoke_op(state_ptr st, std::string token,
+                                                                std::string hint) {
     op_result<no_value> out;
     std::string url;
     if ((out.ec = co_await endpoint(st, &provider_metadata::revocation_endpoint, url, out.diag)))
@@ -507,7 +510,7 @@ inline asio::awaitable<op_result<no_value>> revoke_op(state_ptr st, std::string 
     co_return out;
 }
 
-inline asio::awaitable<op_result<device_authorization>>
+OIDC_CORO inline asio::awaitable<op_result<device_authorization>>
 device_authorize_op(state_ptr st, std::string scope, params extra) {
     op_result<device_authorization> out;
     std::string url;
@@ -528,7 +531,8 @@ device_authorize_op(state_ptr st, std::string scope, params extra) {
     co_return out;
 }
 
-inline asio::awaitable<op_result<token_set>> poll_device_op(state_ptr st, device_authorization da) {
+OIDC_CORO inline asio::awaitable<op_result<token_set>> poll_device_op(state_ptr st,
+                                                                      device_authorization da) {
     auto interval = da.interval;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (;;) {
@@ -836,7 +840,7 @@ private:
             std::forward<CompletionToken>(token));
     }
 
-    static asio::awaitable<detail::op_result<token_set>>
+    OIDC_CORO static asio::awaitable<detail::op_result<token_set>>
     callback_op(detail::state_ptr st, std::string url, authorization_request req) {
         detail::op_result<token_set> out;
         auto md = co_await detail::discover_op(st);
