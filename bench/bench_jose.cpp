@@ -189,6 +189,38 @@ std::vector<raw_candidate> raw_candidates(const fixture& f) {
                            EVP_MAC_CTX_free(c);
                            return CRYPTO_memcmp(m, sig.data(), 32) == 0;
                        }});
+        // (3) HMAC by hand (RFC 2104) on SHA-256 contexts that absorbed key^ipad and key^opad
+        // once: copy, update, final, twice per MAC.
+        {
+            EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+            std::shared_ptr<EVP_MD> mdp(md, EVP_MD_free);
+            unsigned char ipad[64], opad[64];
+            for (std::size_t i = 0; i < 64; ++i) {
+                const unsigned char k =
+                    i < f.secret.size() ? static_cast<unsigned char>(f.secret[i]) : 0;
+                ipad[i] = k ^ 0x36;
+                opad[i] = k ^ 0x5c;
+            }
+            std::shared_ptr<EVP_MD_CTX> inner(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+            std::shared_ptr<EVP_MD_CTX> outer(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+            std::shared_ptr<EVP_MD_CTX> work(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+            EVP_DigestInit_ex2(inner.get(), md, nullptr);
+            EVP_DigestUpdate(inner.get(), ipad, 64);
+            EVP_DigestInit_ex2(outer.get(), md, nullptr);
+            EVP_DigestUpdate(outer.get(), opad, 64);
+            out.push_back({"hmac-sha256-ctx-copy", [mdp, inner, outer, work, in, in_len, sig] {
+                               unsigned char h[32], m[32];
+                               unsigned int hl = 0;
+                               if (EVP_MD_CTX_copy_ex(work.get(), inner.get()) != 1 ||
+                                   EVP_DigestUpdate(work.get(), in, in_len) != 1 ||
+                                   EVP_DigestFinal_ex(work.get(), h, &hl) != 1 ||
+                                   EVP_MD_CTX_copy_ex(work.get(), outer.get()) != 1 ||
+                                   EVP_DigestUpdate(work.get(), h, hl) != 1 ||
+                                   EVP_DigestFinal_ex(work.get(), m, &hl) != 1)
+                                   return false;
+                               return CRYPTO_memcmp(m, sig.data(), 32) == 0;
+                           }});
+        }
         return out;
     }
     EVP_PKEY* pk = f.pkey.get();

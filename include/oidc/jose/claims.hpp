@@ -269,39 +269,65 @@ private:
 
 namespace detail {
 
+/// The bytes of a short name as a little-endian integer (the first 8 bytes).
+constexpr std::uint64_t pack_name(std::string_view s) noexcept {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < s.size() && i < 8; ++i)
+        v |= static_cast<std::uint64_t>(static_cast<unsigned char>(s[i])) << (8 * i);
+    return v;
+}
+
 /// Which typed claim a member name is, or k_count.
 inline claims::known known_claim(std::string_view n) noexcept {
     using k = claims::known;
+    std::uint64_t v = 0;
     switch (n.size()) {
     case 3:
-        switch (n[0]) {
-        case 'i':
-            return n == "iss" ? k::k_iss : n == "iat" ? k::k_iat : k::k_count;
-        case 's':
-            return n == "sub" ? k::k_sub : n == "sid" ? k::k_sid : k::k_count;
-        case 'a':
-            return n == "aud"   ? k::k_aud
-                   : n == "azp" ? k::k_azp
-                   : n == "acr" ? k::k_acr
-                   : n == "amr" ? k::k_amr
-                                : k::k_count;
-        case 'e':
-            return n == "exp" ? k::k_exp : k::k_count;
-        case 'n':
-            return n == "nbf" ? k::k_nbf : k::k_count;
-        case 'j':
-            return n == "jti" ? k::k_jti : k::k_count;
+        std::memcpy(&v, n.data(), 3);
+        switch (v) {
+        case pack_name("iss"):
+            return k::k_iss;
+        case pack_name("iat"):
+            return k::k_iat;
+        case pack_name("sub"):
+            return k::k_sub;
+        case pack_name("sid"):
+            return k::k_sid;
+        case pack_name("aud"):
+            return k::k_aud;
+        case pack_name("azp"):
+            return k::k_azp;
+        case pack_name("acr"):
+            return k::k_acr;
+        case pack_name("amr"):
+            return k::k_amr;
+        case pack_name("exp"):
+            return k::k_exp;
+        case pack_name("nbf"):
+            return k::k_nbf;
+        case pack_name("jti"):
+            return k::k_jti;
         default:
             return k::k_count;
         }
     case 5:
-        return n == "nonce" ? k::k_nonce : n == "scope" ? k::k_scope : k::k_count;
+        std::memcpy(&v, n.data(), 5);
+        return v == pack_name("nonce")   ? k::k_nonce
+               : v == pack_name("scope") ? k::k_scope
+                                         : k::k_count;
     case 6:
-        return n == "c_hash" ? k::k_c_hash : k::k_count;
+        std::memcpy(&v, n.data(), 6);
+        return v == pack_name("c_hash") ? k::k_c_hash : k::k_count;
     case 7:
-        return n == "at_hash" ? k::k_at_hash : k::k_count;
+        std::memcpy(&v, n.data(), 7);
+        return v == pack_name("at_hash") ? k::k_at_hash : k::k_count;
     case 9:
-        return n == "auth_time" ? k::k_auth_time : n == "client_id" ? k::k_client_id : k::k_count;
+        std::memcpy(&v, n.data(), 8);
+        if (v == pack_name("auth_tim") && n[8] == 'e')
+            return k::k_auth_time;
+        if (v == pack_name("client_i") && n[8] == 'd')
+            return k::k_client_id;
+        return k::k_count;
     default:
         return k::k_count;
     }
@@ -359,6 +385,48 @@ inline void append_utf8(std::string& out, std::uint32_t cp) {
     }
 }
 
+/// Fills `bits` with one bit per byte of `s`, set at each '"', and returns true when `s`
+/// holds no byte below 0x20, no backslash and no byte from 0x80 (then strings need no check
+/// beyond finding their closing quote). False, with `bits` unspecified, otherwise.
+inline bool quote_bitmap(std::string_view s, std::vector<std::uint64_t>& bits) {
+#if defined(__SSE2__)
+    const std::size_t n = s.size();
+    bits.resize((n + 63) / 64);
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    __m128i special = _mm_setzero_si128();
+    auto word = [&](const unsigned char* q) {
+        std::uint64_t w = 0;
+        for (int k = 0; k < 4; ++k) {
+            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16 * k));
+            // Signed: bytes from 0x80 are negative, hence below 0x20 too.
+            special = _mm_or_si128(
+                special, _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, backslash)));
+            w |= static_cast<std::uint64_t>(
+                     static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote))))
+                 << (16 * k);
+        }
+        return w;
+    };
+    std::size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        bits[i / 64] = word(p + i);
+    if (i < n) {
+        alignas(16) unsigned char tail[64];
+        std::memset(tail, ' ', sizeof tail);
+        std::memcpy(tail, p + i, n - i);
+        bits[i / 64] = word(tail);
+    }
+    return _mm_movemask_epi8(special) == 0;
+#else
+    (void)s;
+    (void)bits;
+    return false;
+#endif
+}
+
 } // namespace detail
 
 /// The single-pass reader behind claims::parse: validates the whole text and indexes the
@@ -376,17 +444,53 @@ struct claims::parser {
     std::vector<text_ref> items;        ///< strings of the top-level array being read
     bool items_all_strings = true;
     bool claim_error = false;
+    /// When the text holds no byte below 0x20, no backslash and no byte from 0x80 (the usual
+    /// compact JWT payload): one bit per byte set at each '"', so a string ends at the next
+    /// set bit with nothing inside to check. Null otherwise.
+    const std::uint64_t* quotes = nullptr;
+    std::size_t quote_words = 0;
 
     std::uint32_t off(const char* q) const noexcept { return static_cast<std::uint32_t>(q - b); }
 
-    void ws() noexcept {
-        while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    // The text is c.json_, a std::string: *e is '\0', which matches no expected byte, so the
+    // structural checks below read *p without comparing p with e (p never passes e).
+
+    [[gnu::always_inline]] void ws() noexcept {
+        // One comparison when there is no whitespace (compact JSON).
+        while (static_cast<unsigned char>(*p) <= ' ' &&
+               (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
             ++p;
     }
 
     // Scans a string whose opening quote is at p. `out` receives the decoded text: a span of
     // the input when there is no escape, else a span of c.dec_ (only when `decode`).
-    perr string(text_ref& out, bool decode) {
+    [[gnu::always_inline]] perr string(text_ref& out, bool decode) {
+        if (quotes) {
+            ++p;
+            const char* start = p;
+            const std::size_t pos = off(p);
+            std::size_t w = pos >> 6;
+            std::uint64_t bits = w < quote_words ? quotes[w] >> (pos & 63) : 0;
+            std::size_t q = pos;
+            if (bits == 0) {
+                do {
+                    if (++w >= quote_words)
+                        return p_invalid;
+                } while (quotes[w] == 0);
+                bits = quotes[w];
+                q = w * 64;
+            }
+            q += static_cast<std::size_t>(__builtin_ctzll(bits));
+            p = b + q;
+            out = text_ref{off(start), static_cast<std::uint32_t>(q - pos), false};
+            ++p;
+            return p_ok;
+        }
+        return string_checked(out, decode);
+    }
+
+    // string() when the text has bytes that need a look: escapes, control bytes, UTF-8.
+    perr string_checked(text_ref& out, bool decode) {
         ++p;
         const char* start = p;
         for (;;) {
@@ -542,11 +646,12 @@ struct claims::parser {
         if (p >= e)
             return p_invalid;
         const char* int_begin = p;
+        std::uint64_t int_value = 0; // exact while there are at most 18 digits
         if (*p == '0') {
             ++p;
         } else if (*p >= '1' && *p <= '9') {
             while (p < e && *p >= '0' && *p <= '9')
-                ++p;
+                int_value = int_value * 10 + static_cast<std::uint64_t>(*p++ - '0');
         } else {
             return p_invalid;
         }
@@ -580,6 +685,14 @@ struct claims::parser {
                 return p_invalid;
             if (eneg)
                 exp10 = -exp10;
+        }
+        if (is_int && int_digits <= 18) {
+            if (out) {
+                out->type = claim_type::integer;
+                out->integer = neg ? -static_cast<std::int64_t>(int_value)
+                                   : static_cast<std::int64_t>(int_value);
+            }
+            return p_ok;
         }
         if (is_int) {
             std::int64_t v = 0;
@@ -668,20 +781,28 @@ struct claims::parser {
                 out->type = claim_type::array;
             ++p;
             ws();
-            if (p < e && *p == ']') {
+            if (*p == ']') {
                 ++p;
                 return p_ok;
             }
+            const bool gather = out != nullptr;
             for (;;) {
-                if (auto ec = value(depth + 1, nullptr, out != nullptr))
+                if (*p == '"' && depth < max_depth) { // a string element, without a call
+                    text_ref r;
+                    if (auto ec = string(r, gather))
+                        return ec;
+                    if (gather)
+                        items.push_back(r);
+                } else if (auto ec = value(depth + 1, nullptr, gather)) {
                     return ec;
+                }
                 ws();
-                if (p < e && *p == ',') {
+                if (*p == ',') {
                     ++p;
                     ws();
                     continue;
                 }
-                if (p < e && *p == ']') {
+                if (*p == ']') {
                     ++p;
                     return p_ok;
                 }
@@ -728,13 +849,13 @@ struct claims::parser {
     perr object(std::size_t depth) {
         ++p;
         ws();
-        if (p < e && *p == '}') {
+        if (*p == '}') {
             ++p;
             return p_ok;
         }
         const std::size_t first = keys.size();
         for (;;) {
-            if (p >= e || *p != '"')
+            if (*p != '"')
                 return p_invalid;
             text_ref k;
             // Names are decoded only when they hold an escape (for the duplicate check).
@@ -746,19 +867,24 @@ struct claims::parser {
                     return p_dup;
             keys.push_back(name);
             ws();
-            if (p >= e || *p != ':')
+            if (*p != ':')
                 return p_invalid;
             ++p;
             ws();
-            if (auto ec = value(depth + 1, nullptr, false))
+            if (*p == '"' && depth < max_depth) { // a string value, without a call
+                text_ref r;
+                if (auto ec = string(r, false))
+                    return ec;
+            } else if (auto ec = value(depth + 1, nullptr, false)) {
                 return ec;
+            }
             ws();
-            if (p < e && *p == ',') {
+            if (*p == ',') {
                 ++p;
                 ws();
                 continue;
             }
-            if (p < e && *p == '}') {
+            if (*p == '}') {
                 ++p;
                 keys.resize(first);
                 return p_ok;
@@ -793,15 +919,15 @@ struct claims::parser {
     perr top() {
         std::memset(slots, 0xFF, sizeof slots);
         ws();
-        if (p >= e || *p != '{')
+        if (*p != '{')
             return p_invalid;
         ++p;
         ws();
-        if (p < e && *p == '}') {
+        if (*p == '}') {
             ++p;
         } else {
             for (;;) {
-                if (p >= e || *p != '"')
+                if (*p != '"')
                     return p_invalid;
                 entry& en = c.entries_.emplace_back();
                 en.key_off = off(p);
@@ -813,7 +939,7 @@ struct claims::parser {
                 if (!unique_top_name(name, en.hash))
                     return p_dup;
                 ws();
-                if (p >= e || *p != ':')
+                if (*p != ':')
                     return p_invalid;
                 ++p;
                 ws();
@@ -821,20 +947,25 @@ struct claims::parser {
                 items.clear();
                 items_all_strings = true;
                 en.raw_off = off(p);
-                if (auto ec = value(2, &en, false))
+                if (*p == '"') { // a string value, without a call
+                    if (auto ec = string(en.str, true))
+                        return ec;
+                    en.type = claim_type::string;
+                } else if (auto ec = value(2, &en, false)) {
                     return ec;
+                }
                 en.raw_len = off(p) - en.raw_off;
                 // A claim of the wrong type is reported once the whole text is known to be
                 // JSON (a syntax error later on wins).
                 if (k != k_count && typed(k, en) != p_ok)
                     claim_error = true;
                 ws();
-                if (p < e && *p == ',') {
+                if (*p == ',') {
                     ++p;
                     ws();
                     continue;
                 }
-                if (p < e && *p == '}') {
+                if (*p == '}') {
                     ++p;
                     break;
                 }
@@ -897,7 +1028,9 @@ inline std::error_code claims::parse_owned(claims& out) {
     out.dec_.reserve(out.json_.size());
     thread_local std::vector<std::string_view> keys;
     thread_local std::vector<text_ref> items;
+    thread_local std::vector<std::uint64_t> quotes;
     keys.clear();
+    const bool plain = detail::quote_bitmap(out.json_, quotes);
     parser ps{out,
               out.json_.data(),
               out.json_.data(),
@@ -906,6 +1039,8 @@ inline std::error_code claims::parse_owned(claims& out) {
               std::move(items),
               true,
               false,
+              plain ? quotes.data() : nullptr,
+              quotes.size(),
               {}};
     const parser::perr r = ps.top();
     keys = std::move(ps.keys);

@@ -738,3 +738,65 @@ TEST_CASE("jwt: headers beyond alg/kid/typ/cty take the general path with the sa
     CHECK(check("." + p + ".c2ln") == errc::jws_malformed);
     CHECK(check("a.b.c.d") == errc::jws_malformed);
 }
+
+TEST_CASE("jwt: the claims reader's plain-text path (no escape, control or non-ASCII byte)",
+          "[jwt]") {
+    jose::claims c;
+    auto parse = [&](const std::string& s) {
+        return jose::claims::parse(s, c);
+    };
+    // Strings across the 64-byte words of the quote bitmap, empty strings, long strings.
+    for (std::size_t pad = 0; pad < 140; ++pad) {
+        const std::string v(pad, 'x');
+        const std::string doc = "{\"" + std::string(pad % 7, 'k') + "a\":\"" + v +
+                                "\",\"b\":[\"\",\"" + v + "\",{\"c\":\"" + v + "\"}],\"d\":\"\"}";
+        INFO(pad);
+        REQUIRE_FALSE(parse(doc));
+        CHECK(c.get_string(std::string(pad % 7, 'k') + "a") == v);
+        CHECK(c.get_string("d") == "");
+        CHECK(c.raw("b") == "[\"\",\"" + v + "\",{\"c\":\"" + v + "\"}]");
+        // The same text cut anywhere is refused.
+        for (std::size_t cut : {doc.size() - 1, doc.size() / 2, std::size_t{3}})
+            CHECK(parse(doc.substr(0, cut)) == errc::json_invalid);
+    }
+    // Unterminated strings at the very end, a lone quote, quotes only.
+    for (const char* bad : {"{\"a", "{\"a\":\"b", "{\"a\":\"", "\"", "{\"", "{\"a\":[\"x",
+                            "{\"a\":{\"b\":\"c}}", "{\"a\":\"b\"\"}", "{\"\":\"\"\"}"})
+        CHECK(parse(bad) == errc::json_invalid);
+    CHECK_FALSE(parse("{\"\":\"\"}"));
+    // Duplicates and types are still checked on this path.
+    CHECK(parse("{\"a\":\"x\",\"b\":{\"c\":\"1\",\"c\":\"2\"}}") == errc::json_duplicate_member);
+    CHECK(parse("{\"a\":\"x\",\"a\":\"y\"}") == errc::json_duplicate_member);
+    CHECK(parse("{\"iss\":[\"x\"]}") == errc::claim_invalid);
+    CHECK(parse("{\"aud\":[\"x\",1]}") == errc::claim_invalid);
+    REQUIRE_FALSE(parse("{\"aud\":[\"x\",\"y\"],\"amr\":[\"pwd\"]}"));
+    CHECK(c.aud() == std::vector<std::string>{"x", "y"});
+    CHECK(c.amr() == std::vector<std::string>{"pwd"});
+    // Strings at the depth bound (the top-level object is depth 1, at most 32): 30 arrays
+    // hold a string, 31 do not; an object in 29 arrays holds one, in 30 it does not.
+    auto nest = [](std::size_t n, const std::string& inner) {
+        return "{\"d\":" + std::string(n, '[') + inner + std::string(n, ']') + "}";
+    };
+    CHECK_FALSE(parse(nest(30, "\"s\"")));
+    CHECK(parse(nest(31, "\"s\"")) == errc::json_invalid);
+    CHECK_FALSE(parse(nest(29, "{\"k\":\"s\"}")));
+    CHECK(parse(nest(30, "{\"k\":\"s\"}")) == errc::json_invalid);
+    CHECK_FALSE(parse(nest(30, "1")));
+    CHECK(parse(nest(31, "1")) == errc::json_invalid);
+    // Integers: the exact fast path up to 18 digits, from_chars beyond.
+    REQUIRE_FALSE(parse("{\"a\":999999999999999999,\"b\":-999999999999999999,\"c\":"
+                        "9223372036854775807,\"d\":-0,\"e\":0,\"f\":1234567890123456789}"));
+    CHECK(c.get_int("a") == 999999999999999999);
+    CHECK(c.get_int("b") == -999999999999999999);
+    CHECK(c.get_int("c") == INT64_MAX);
+    CHECK(c.get_int("d") == 0);
+    CHECK(c.type("d") == jose::claim_type::integer);
+    CHECK(c.get_int("e") == 0);
+    CHECK(c.get_int("f") == 1234567890123456789);
+    CHECK(parse("{\"a\":00}") == errc::json_invalid);
+    CHECK(parse("{\"a\":-01}") == errc::json_invalid);
+    // The same documents with an escape or a non-ASCII byte take the checked path: same result.
+    REQUIRE_FALSE(parse("{\"a\":\"x\\u0079\",\"b\":\"caf\xc3\xa9\"}"));
+    CHECK(c.get_string("a") == "xy");
+    CHECK(c.get_string("b") == "caf\xc3\xa9");
+}
