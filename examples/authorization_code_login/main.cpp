@@ -203,12 +203,7 @@ asio::awaitable<int> run(settings cfg) {
     auto ex = co_await asio::this_coro::executor;
 
     // 1. The client: discovery, a confidential web client (client_secret_basic).
-    oidc::client_options opts;
-    opts.issuer = cfg.issuer;
-    opts.client_id = cfg.client_id;
-    opts.auth = oidc::client_secret_basic{cfg.client_secret};
-    opts.http = cfg.http;
-    oidc::client client(ex, opts);
+    oidc::client client(ex, cfg.client_options());
     std::cout << "== 1. Discovery: " << oidc::metadata_url(cfg.issuer) << "\n";
     auto [dec, md] = co_await client.discover(oidc::net::use_nothrow_awaitable);
     if (dec) {

@@ -40,12 +40,8 @@ asio::awaitable<int> run(settings cfg) {
     auto ex = co_await asio::this_coro::executor;
 
     // 1. A confidential client: discovery finds the token, introspection and revocation URLs.
-    oidc::client_options opts;
-    opts.issuer = cfg.issuer;
-    opts.client_id = cfg.client_id;
-    opts.auth = oidc::client_secret_basic{cfg.client_secret};
-    opts.http = cfg.http;
-    oidc::client client(ex, opts);
+    // (cfg.client_options(): issuer, client id, client_secret_basic, CA file.)
+    oidc::client client(ex, cfg.client_options());
 
     std::cout << "== 1. client_credentials grant as " << cfg.client_id
               << " (client_secret_basic)\n";

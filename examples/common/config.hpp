@@ -15,6 +15,7 @@
 // A flag that no setting of the example reads is an error, as is a malformed number or URL.
 #pragma once
 
+#include <oidc/client.hpp>
 #include <oidc/http/client.hpp>
 #include <oidc/http/url.hpp>
 
@@ -88,6 +89,20 @@ struct client_settings {
     std::string client_id;
     std::string client_secret; ///< empty: a public client
     oidc::http::client_options http;
+
+    /// Options of an oidc::client for this provider and client (discovery from the issuer):
+    /// client_secret_basic with a secret, else a public client; the CA file and --allow-http.
+    oidc::client_options client_options() const {
+        oidc::client_options o;
+        o.issuer = issuer;
+        o.client_id = client_id;
+        if (client_secret.empty())
+            o.auth = oidc::auth_none{};
+        else
+            o.auth = oidc::client_secret_basic{client_secret};
+        o.http = http;
+        return o;
+    }
 };
 
 /// The settings of one run of an example. The constructor reads the command line; then the

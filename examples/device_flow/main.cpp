@@ -60,12 +60,7 @@ asio::awaitable<void> approve_later(oidc::http::client http, std::string base,
 
 asio::awaitable<int> run(settings cfg) {
     auto ex = co_await asio::this_coro::executor;
-    oidc::client_options opts;
-    opts.issuer = cfg.issuer;
-    opts.client_id = cfg.client_id;
-    opts.auth = oidc::auth_none{}; // a public client on the device
-    opts.http = cfg.http;
-    oidc::client client(ex, opts);
+    oidc::client client(ex, cfg.client_options()); // a public client on the device: no secret
 
     // 1. The device authorization request (RFC 8628 3.1).
     std::cout << "== 1. Device authorization request (client " << cfg.client_id << ", scope \""

@@ -139,12 +139,8 @@ asio::awaitable<bool> delay_token_endpoint(oidc::http::client& http, const std::
 
 asio::awaitable<int> run(settings cfg) {
     auto ex = co_await asio::this_coro::executor;
-    oidc::client_options co;
-    co.issuer = cfg.issuer;
-    co.client_id = cfg.client_id;
-    co.auth = oidc::client_secret_basic{cfg.client_secret};
-    co.http = cfg.http;
-    co.timeout = 10s; // the bound of each token request
+    oidc::client_options co = cfg.client_options(); // client_secret_basic, CA file
+    co.timeout = 10s;                               // the bound of each token request
     oidc::client client(ex, co);
 
     oidc::session_options so;
