@@ -156,6 +156,12 @@ JSON
     expect 1 azp_mismatch "${idt[@]}" --trusted-audience other "$hs"
     expect 1 audience_mismatch "${idt[@]}" "$hs"
 
+    # max_age (OpenID Connect Core 3.1.3.7 rule 13): auth_time required and recent enough.
+    t=$(token RS256 rsa-1 sign_rs "$(claims "\"auth_time\":$((now - 100))")")
+    expect 0 - "${base[@]}" --max-age 200 "$t"
+    expect 1 auth_too_old "${base[@]}" --leeway 0 --max-age 30 "$t"
+    expect 1 auth_time_missing "${base[@]}" --max-age 200 "$rs"
+
     # Rejected tokens.
     expect 1 token_expired "${base[@]}" --now $((now + 360)) "$rs"
     expect 0 - "${base[@]}" --now $((now + 359)) "$rs"
