@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -46,6 +47,10 @@ struct client_options {
     /// keep-alive connections after a while: nginx 75 s, Apache 5 s).
     std::chrono::milliseconds max_idle_time{30000};
     bool allow_insecure_http = false; ///< plain http:// only when true (loopback tests, demo)
+    /// TLS session resumption: a new connection to an origin offers the newest session of
+    /// an earlier connection to it (kept per client, per origin, at most max_origins),
+    /// which saves the certificate exchange and verification when the server accepts.
+    bool resume_tls_sessions = true;
     /// TLS context; null = system trust store (+ ca_file), TLS 1.2 minimum. Peer and host
     /// name verification are forced on per connection whatever the context says.
     std::shared_ptr<asio::ssl::context> tls;
@@ -54,7 +59,8 @@ struct client_options {
     /// http:// targets always go direct). Empty = none.
     std::string proxy;
     /// When true and `proxy` is empty: take the proxy from https_proxy / HTTPS_PROXY and
-    /// honour no_proxy / NO_PROXY (host names, domain suffixes, IP literals, "*").
+    /// honour no_proxy / NO_PROXY (host names, domain suffixes, IP literals, CIDR ranges
+    /// such as 10.0.0.0/8 or ::1/128, "*").
     bool proxy_from_environment = false;
 };
 
@@ -74,11 +80,61 @@ inline std::string_view trim_ascii(std::string_view s) noexcept {
     return s;
 }
 
+/// Is the IP address `host` inside the CIDR range `cidr` ("10.0.0.0/8", "::1/128",
+/// "[fd00::]/8")? An IPv4 range also holds the IPv4-mapped IPv6 form of its addresses.
+/// A malformed range (bad address, prefix longer than the address) holds nothing.
+inline bool cidr_contains(std::string_view cidr, asio::ip::address host) {
+    const auto slash = cidr.find('/');
+    if (slash == std::string_view::npos)
+        return false;
+    std::string_view addr = cidr.substr(0, slash);
+    const std::string_view bits = cidr.substr(slash + 1);
+    if (addr.size() >= 2 && addr.front() == '[' && addr.back() == ']')
+        addr = addr.substr(1, addr.size() - 2);
+    if (bits.empty() || bits.size() > 3)
+        return false;
+    unsigned prefix = 0;
+    for (char c : bits) {
+        if (c < '0' || c > '9')
+            return false;
+        prefix = prefix * 10 + static_cast<unsigned>(c - '0');
+    }
+    std::error_code ec;
+    const asio::ip::address net = asio::ip::make_address(std::string(addr), ec);
+    if (ec)
+        return false;
+    if (net.is_v4() && host.is_v6() && host.to_v6().is_v4_mapped())
+        host = asio::ip::make_address_v4(asio::ip::v4_mapped, host.to_v6());
+    if (net.is_v4() != host.is_v4())
+        return false;
+    auto within = [prefix](const auto& a, const auto& b) {
+        if (prefix > a.size() * 8)
+            return false;
+        std::size_t i = 0;
+        for (; i < prefix / 8; ++i)
+            if (a[i] != b[i])
+                return false;
+        const unsigned rest = prefix % 8;
+        if (rest == 0)
+            return true;
+        const auto mask = static_cast<unsigned char>(0xff << (8 - rest));
+        return (a[i] & mask) == (b[i] & mask);
+    };
+    return net.is_v4() ? within(net.to_v4().to_bytes(), host.to_v4().to_bytes())
+                       : within(net.to_v6().to_bytes(), host.to_v6().to_bytes());
+}
+
 /// Does `host` (lower-case, IPv6 without brackets) match a no_proxy list? Entries are
 /// separated by commas; "*" matches everything; "example.com" and ".example.com" match
-/// the domain and its subdomains; IP literals match exactly; a ":port" suffix and IPv6
-/// brackets are ignored. CIDR ranges are not supported.
-inline bool no_proxy_matches(std::string_view list, std::string_view host) noexcept {
+/// the domain and its subdomains; a ":port" suffix and IPv6 brackets are ignored. An IP
+/// literal host matches an equal IP entry ("::1" and "0::1" are equal) or a CIDR range
+/// ("10.0.0.0/8", "::1/128"), never a suffix; host names are not resolved.
+inline bool no_proxy_matches(std::string_view list, std::string_view host) {
+    std::string_view h = host;
+    if (!h.empty() && h.back() == '.')
+        h.remove_suffix(1);
+    std::error_code not_ip;
+    const asio::ip::address ip = asio::ip::make_address(std::string(h), not_ip);
     while (!list.empty()) {
         auto comma = list.find(',');
         std::string_view e = trim_ascii(list.substr(0, comma));
@@ -87,6 +143,11 @@ inline bool no_proxy_matches(std::string_view list, std::string_view host) noexc
             continue;
         if (e == "*")
             return true;
+        if (e.find('/') != std::string_view::npos) {
+            if (!not_ip && cidr_contains(e, ip))
+                return true;
+            continue;
+        }
         if (e.front() == '[') { // [::1] or [::1]:port
             auto close = e.find(']');
             if (close == std::string_view::npos)
@@ -95,16 +156,18 @@ inline bool no_proxy_matches(std::string_view list, std::string_view host) noexc
         } else if (e.find(':') == e.rfind(':') && e.find(':') != std::string_view::npos) {
             e = e.substr(0, e.find(':')); // host:port (one colon: not an IPv6 literal)
         }
+        if (!not_ip) { // an IP literal host: only an equal address matches
+            std::error_code bad;
+            const asio::ip::address entry = asio::ip::make_address(std::string(e), bad);
+            if (!bad && entry == ip)
+                return true;
+            continue;
+        }
         while (!e.empty() && e.front() == '.')
             e.remove_prefix(1);
         if (!e.empty() && e.back() == '.')
             e.remove_suffix(1);
-        if (e.empty())
-            continue;
-        std::string_view h = host;
-        if (!h.empty() && h.back() == '.')
-            h.remove_suffix(1);
-        if (h.size() < e.size())
+        if (e.empty() || h.size() < e.size())
             continue;
         std::string_view tail = h.substr(h.size() - e.size());
         if (!iequals(tail, e))
@@ -201,8 +264,9 @@ public:
 
     /// Returns a connection that completed its response and may be reused.
     void put(const std::string& origin, std::shared_ptr<connection> c) {
-        if (opts_.max_idle_per_origin == 0 || opts_.max_origins == 0 || !c->quiesce())
+        if (opts_.max_idle_per_origin == 0 || opts_.max_origins == 0)
             return;
+        c->park_soon();
         c->idle_since = connection::clock::now();
         std::lock_guard<std::mutex> lock(mu_);
         auto it = idle_.find(origin);
@@ -215,6 +279,28 @@ public:
         v.push_back(std::move(c));
         if (v.size() > opts_.max_idle_per_origin)
             v.erase(v.begin()); // the oldest
+    }
+
+    /// The TLS session to offer to a new connection to `origin`, or null.
+    tls_session_ptr session_for(const std::string& origin) const {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = sessions_.find(origin);
+        return it == sessions_.end() ? nullptr : it->second;
+    }
+
+    /// Keeps the newest resumable TLS session of `origin` (at most max_origins origins).
+    void save_session(const std::string& origin, tls_session_ptr s) {
+        if (opts_.max_origins == 0)
+            return;
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = sessions_.find(origin);
+        if (it != sessions_.end()) {
+            it->second = std::move(s);
+            return;
+        }
+        if (sessions_.size() >= opts_.max_origins)
+            sessions_.erase(sessions_.begin());
+        sessions_.emplace(origin, std::move(s));
     }
 
     void close_idle() {
@@ -252,11 +338,14 @@ private:
     std::string no_proxy_;
     mutable std::mutex mu_;
     std::unordered_map<std::string, std::vector<std::shared_ptr<connection>>> idle_;
+    std::unordered_map<std::string, tls_session_ptr> sessions_; // TLS resumption per origin
 };
 
 using send_result = std::pair<std::error_code, response>;
 
-/// The I/O driver of one request; runs on a strand of the client's executor.
+/// The I/O driver of one request. Runs on the caller's coroutine (awaitable tokens) or on
+/// a coroutine of its own on the client's executor (other tokens); no strand is needed:
+/// the pool is behind a mutex and a connection serves one request at a time.
 inline asio::awaitable<send_result> send_impl(std::shared_ptr<client_state> st, request req,
                                               send_options so) {
     send_result out;
@@ -275,21 +364,32 @@ inline asio::awaitable<send_result> send_impl(std::shared_ptr<client_state> st, 
         out.first = ec;
         co_return out;
     }
-    std::string wire;
+    const std::string origin = u.origin();
+    // A pooled connection lends its serialization buffer (no allocation per request);
+    // the buffer goes back with whichever connection ends up in the pool.
+    std::shared_ptr<connection> conn = st->take(origin);
+    std::string wire = conn ? std::move(conn->wire_buffer()) : std::string();
+    wire.clear();
     if ((ec = serialize_request(req, u.target(), u.host_header(), wire))) {
+        if (conn) {
+            conn->wire_buffer() = std::move(wire);
+            st->put(origin, std::move(conn));
+        }
         out.first = ec;
         co_return out;
     }
-    const std::string origin = u.origin();
     const bool head = req.method == verb::head;
     response_parser parser(so.limits);
 
     for (int attempt = 0;; ++attempt) {
-        std::shared_ptr<connection> conn = attempt == 0 ? st->take(origin) : nullptr;
+        if (attempt > 0)
+            conn = nullptr;
         const bool reused = conn != nullptr;
         if (!conn) {
             conn = std::make_shared<connection>(st->executor(),
                                                 u.scheme == "https" ? st->tls() : nullptr);
+            if (conn->is_tls() && st->options().resume_tls_sessions)
+                conn->set_resume_session(st->session_for(origin));
             ec = co_await conn->connect(u, proxy, so.timeout);
             if (ec) {
                 conn->close();
@@ -314,10 +414,15 @@ inline asio::awaitable<send_result> send_impl(std::shared_ptr<client_state> st, 
             out.first = detail::is_peer_closed(ec) ? make_error_code(errc::http_truncated) : ec;
             co_return out;
         }
-        if (conn->reusable(parser))
+        if (st->options().resume_tls_sessions)
+            if (auto session = conn->take_resumable_session())
+                st->save_session(origin, std::move(session));
+        if (conn->reusable(parser)) {
+            conn->wire_buffer() = std::move(wire);
             st->put(origin, std::move(conn));
-        else
+        } else {
             conn->close();
+        }
         out.second = parser.release();
         co_return out;
     }
@@ -333,6 +438,32 @@ inline asio::awaitable<send_result> send_op(std::shared_ptr<client_state> st, re
         co_return send_result{std::make_error_code(std::errc::not_enough_memory), response{}};
     }
 }
+
+/// The awaitable fast path: the request runs inside the caller's coroutine (no co_spawn,
+/// no strand, no handler hop). Throws std::system_error on error, like use_awaitable.
+inline asio::awaitable<response> send_awaitable(std::shared_ptr<client_state> st, request req,
+                                                send_options so) {
+    send_result r = co_await send_op(std::move(st), std::move(req), std::move(so));
+    if (r.first)
+        throw std::system_error(r.first);
+    co_return std::move(r.second);
+}
+
+/// The same for as_tuple(use_awaitable): never throws for a request error.
+inline asio::awaitable<std::tuple<std::error_code, response>>
+send_awaitable_tuple(std::shared_ptr<client_state> st, request req, send_options so) {
+    send_result r = co_await send_op(std::move(st), std::move(req), std::move(so));
+    co_return std::tuple<std::error_code, response>(r.first, std::move(r.second));
+}
+
+template <class Token>
+inline constexpr bool is_plain_awaitable_token =
+    std::is_same_v<std::decay_t<Token>, asio::use_awaitable_t<asio::any_io_executor>>;
+
+template <class Token>
+inline constexpr bool is_tuple_awaitable_token =
+    std::is_same_v<std::decay_t<Token>,
+                   net::as_tuple_t<asio::use_awaitable_t<asio::any_io_executor>>>;
 
 /// Adapts co_spawn's void(exception_ptr, send_result) to void(error_code, response),
 /// keeping the handler's executor, allocator and cancellation slot.
@@ -357,8 +488,8 @@ struct initiate_send {
     template <class Handler>
     void operator()(Handler&& h, std::shared_ptr<client_state> st, request req,
                     send_options so) const {
-        auto strand = asio::make_strand(st->executor());
-        asio::co_spawn(std::move(strand), send_op(std::move(st), std::move(req), std::move(so)),
+        const auto ex = st->executor();
+        asio::co_spawn(ex, send_op(std::move(st), std::move(req), std::move(so)),
                        send_completion<std::decay_t<Handler>>{std::forward<Handler>(h)});
     }
 };
@@ -369,7 +500,7 @@ struct initiate_send {
 /// per-step timeouts, per-operation cancellation, optional HTTP CONNECT proxy.
 ///
 /// Thread safety: one client may be used concurrently by any number of coroutines and
-/// threads (the pool is behind a mutex; each request runs on its own strand). Lifetime:
+/// threads (the pool is behind a mutex; a connection serves one request at a time). Lifetime:
 /// operations keep the shared state alive, but the client and its pooled connections must
 /// be destroyed before the execution context.
 class client {
@@ -396,8 +527,11 @@ public:
     ///
     /// - Handler: `void(std::error_code, http::response)`; any completion token, default
     ///   `asio::use_awaitable` (which throws std::system_error on error).
-    /// - Executor: the I/O runs on a strand of the client's executor; the handler runs on
-    ///   its associated executor (else that strand), never inside this call.
+    /// - Executor: with `asio::use_awaitable` or `as_tuple(asio::use_awaitable)` (the
+    ///   default executor type) the request runs inside the awaiting coroutine, with no
+    ///   hop; with other tokens it runs on a coroutine of its own on the client's executor
+    ///   and the handler runs on its associated executor (else the client's), never inside
+    ///   this call. Sockets and timers belong to the client's executor either way.
     /// - Lifetimes: `req` is moved in; the client may be destroyed while this runs.
     /// - Cancellation: terminal cancellation through the handler's cancellation slot
     ///   (cancellation_signal, parallel_group, awaitable operators) completes with
@@ -421,8 +555,14 @@ public:
     /// The same with per-call timeouts and limits.
     template <class CompletionToken = asio::use_awaitable_t<>>
     auto async_send(request req, send_options opts, CompletionToken&& token = {}) {
-        return asio::async_initiate<CompletionToken, void(std::error_code, response)>(
-            detail::initiate_send{}, token, st_, std::move(req), std::move(opts));
+        if constexpr (detail::is_plain_awaitable_token<CompletionToken>) {
+            return detail::send_awaitable(st_, std::move(req), std::move(opts));
+        } else if constexpr (detail::is_tuple_awaitable_token<CompletionToken>) {
+            return detail::send_awaitable_tuple(st_, std::move(req), std::move(opts));
+        } else {
+            return asio::async_initiate<CompletionToken, void(std::error_code, response)>(
+                detail::initiate_send{}, token, st_, std::move(req), std::move(opts));
+        }
     }
 
     /// Closes every idle pooled connection (requests in flight are not affected).

@@ -12,23 +12,30 @@
 #include <asio/bind_executor.hpp>
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/socket_base.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/error.hpp>
-#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/write.hpp>
 
+#include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -94,21 +101,80 @@ inline std::shared_ptr<asio::ssl::context> make_tls_context(const std::string& c
     return ctx;
 }
 
+/// A socket BIO that never raises SIGPIPE (send with MSG_NOSIGNAL): OpenSSL's own socket
+/// BIO writes with write(2). The descriptor is non-blocking; EAGAIN becomes a retry.
+inline int nosig_bio_write(BIO* b, const char* data, int len) {
+    BIO_clear_retry_flags(b);
+    int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b)));
+    ssize_t r = ::send(fd, data, static_cast<std::size_t>(len), MSG_NOSIGNAL);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_write(b);
+    return static_cast<int>(r);
+}
+inline int nosig_bio_read(BIO* b, char* data, int len) {
+    BIO_clear_retry_flags(b);
+    int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b)));
+    ssize_t r = ::recv(fd, data, static_cast<std::size_t>(len), 0);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_read(b);
+    return static_cast<int>(r);
+}
+inline int nosig_bio_puts(BIO* b, const char* str) {
+    return nosig_bio_write(b, str, static_cast<int>(std::strlen(str)));
+}
+inline long nosig_bio_ctrl(BIO*, int cmd, long, void*) {
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+inline int nosig_bio_create(BIO* b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+inline BIO_METHOD* nosig_bio_method() {
+    static BIO_METHOD* const method = [] {
+        BIO_METHOD* m =
+            BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "oidc nosigpipe socket");
+        if (m) {
+            BIO_meth_set_write(m, &nosig_bio_write);
+            BIO_meth_set_read(m, &nosig_bio_read);
+            BIO_meth_set_puts(m, &nosig_bio_puts);
+            BIO_meth_set_ctrl(m, &nosig_bio_ctrl);
+            BIO_meth_set_create(m, &nosig_bio_create);
+        }
+        return m;
+    }();
+    return method;
+}
+
+struct ssl_free {
+    void operator()(SSL* s) const noexcept { SSL_free(s); }
+};
+
+/// A TLS session shared between connections of one origin (resumption).
+using tls_session_ptr = std::shared_ptr<SSL_SESSION>;
+
+/// A copy of `s` for a cache (the connection's own object is spoiled when it closes).
+inline tls_session_ptr copy_session(const SSL_SESSION* s) {
+    SSL_SESSION* copy = s ? SSL_SESSION_dup(s) : nullptr;
+    if (!copy)
+        return nullptr;
+    return tls_session_ptr(copy, [](SSL_SESSION* p) { SSL_SESSION_free(p); });
+}
+
 } // namespace detail
 
 /// One HTTP/1.1 connection to one origin, over TCP or TLS (optionally tunnelled through an
 /// HTTP proxy with CONNECT), with a timeout on every step.
 ///
-/// Not thread safe: one operation at a time, awaited from one coroutine whose executor
-/// serializes its handlers (the client runs each request on its own strand). Timeouts
-/// complete the pending step with errc::timed_out; a connection that timed out, was
-/// cancelled or saw an error must be closed, never reused.
+/// One operation at a time, awaited from one coroutine (any executor: the coroutine may
+/// resume on any thread of the context). The timeout timer runs on the connection's
+/// executor and shares only mutex-guarded state with the operations, so no strand is
+/// needed. Timeouts complete the pending step with errc::timed_out; a connection that timed
+/// out, was cancelled or saw an error must be closed, never reused.
 class connection : public std::enable_shared_from_this<connection> {
 public:
     using executor_type = asio::any_io_executor;
     using clock = std::chrono::steady_clock;
     using socket_type = asio::ip::tcp::socket;
-    using tls_stream_type = asio::ssl::stream<socket_type>;
 
     /// `tls` null: plain TCP. Otherwise TLS with this context (peer and host name
     /// verification are forced on for the stream whatever the context says).
@@ -124,40 +190,62 @@ public:
     bool is_tls() const noexcept { return tls_ctx_ != nullptr; }
     bool is_open() const noexcept { return lowest().is_open(); }
     /// The last step ended because its timeout expired.
-    bool timed_out() const noexcept { return timed_out_; }
+    bool timed_out() const noexcept { return timed_out_.load(std::memory_order_acquire); }
+
+    /// TLS: a session of an earlier connection to the same origin, offered for resumption
+    /// by the next connect() (the server may refuse it: then a full handshake happens).
+    void set_resume_session(detail::tls_session_ptr s) noexcept { resume_ = std::move(s); }
+    /// TLS: the handshake resumed a session (no certificate exchange).
+    bool session_reused() const noexcept { return ssl_ && SSL_session_reused(ssl_.get()) == 1; }
+    /// TLS: this connection's session once it can be resumed, the first time only (a
+    /// TLS 1.3 ticket arrives after the handshake, so this is asked after each response).
+    detail::tls_session_ptr take_resumable_session() {
+        if (!ssl_ || session_taken_)
+            return nullptr;
+        SSL_SESSION* s = SSL_get0_session(ssl_.get());
+        if (!s || SSL_SESSION_is_resumable(s) != 1)
+            return nullptr;
+        session_taken_ = true;
+        return detail::copy_session(s);
+    }
+
+    /// The buffer a request is serialized into, kept with the connection so that a pooled
+    /// connection writes without allocating.
+    std::string& wire_buffer() noexcept { return wire_; }
 
     /// Resolves `target.host`, connects (through `proxy` with CONNECT when given), and does
     /// the TLS handshake with SNI and host name verification when the connection is TLS.
     asio::awaitable<std::error_code> connect(const url& target, const url* proxy,
                                              const timeouts& t) {
         const url& hop = proxy ? *proxy : target;
-        auto ex = co_await asio::this_coro::executor;
-        std::error_code ec = co_await tcp_connect(hop, t, ex);
+        std::error_code ec = co_await tcp_connect(hop, t);
         if (ec)
             co_return ec;
         if (proxy) {
-            ec = co_await proxy_connect(target, t, ex);
+            ec = co_await proxy_connect(target, t);
             if (ec)
                 co_return ec;
         }
         if (tls_ctx_)
-            ec = co_await tls_handshake(target, t, ex);
+            ec = co_await tls_handshake(target, t);
         co_return ec;
     }
 
     /// Writes all of `data`, within `timeout`.
     asio::awaitable<std::error_code> write(std::string_view data,
                                            std::chrono::milliseconds timeout) {
-        auto ex = co_await asio::this_coro::executor;
-        arm(timeout, ex);
+        arm(timeout);
         std::error_code ec;
-        std::size_t n = 0;
-        if (tls_)
-            std::tie(ec, n) =
-                co_await asio::async_write(*tls_, asio::buffer(data), net::use_nothrow_awaitable);
-        else
-            std::tie(ec, n) =
-                co_await asio::async_write(socket_, asio::buffer(data), net::use_nothrow_awaitable);
+        while (!data.empty()) {
+            std::size_t n = 0;
+            want w = want::none;
+            ec = write_some(data, n, w);
+            if (ec)
+                break;
+            data.remove_prefix(n);
+            if (w != want::none && (ec = co_await wait(w)))
+                break;
+        }
         disarm();
         co_return fix(ec);
     }
@@ -171,17 +259,23 @@ public:
     read_response(response_parser& parser, std::chrono::milliseconds timeout, bool& any_bytes) {
         any_bytes = false;
         leftover_ = false;
-        auto ex = co_await asio::this_coro::executor;
         std::error_code ec;
+        // The first bytes of a response cannot be there right after the request: wait for
+        // them first (no read that would fail with EAGAIN) unless TLS already holds bytes.
+        // Later reads try first: the rest of a large response is usually there already.
+        bool wait_first = !(ssl_ && SSL_has_pending(ssl_.get()));
         while (!parser.done()) {
-            arm(timeout, ex);
+            arm(timeout);
             std::size_t n = 0;
-            if (tls_)
-                std::tie(ec, n) = co_await tls_->async_read_some(
-                    asio::buffer(buffer_.get(), buffer_size), net::use_nothrow_awaitable);
-            else
-                std::tie(ec, n) = co_await socket_.async_read_some(
-                    asio::buffer(buffer_.get(), buffer_size), net::use_nothrow_awaitable);
+            if (wait_first)
+                ec = co_await wait(want::read);
+            wait_first = false;
+            while (!ec) {
+                want w = want::none;
+                ec = read_some(n, w);
+                if (ec || w == want::none || (ec = co_await wait(w)))
+                    break;
+            }
             disarm();
             if (n > 0) {
                 any_bytes = true;
@@ -189,7 +283,7 @@ public:
                 std::size_t used = parser.feed(std::string_view(buffer_.get(), n), pec);
                 if (pec)
                     co_return pec;
-                if (parser.done() && used < n)
+                if (parser.done() && (used < n || (ssl_ && SSL_has_pending(ssl_.get()))))
                     leftover_ = true; // bytes after the response: never reuse
             }
             if (ec) {
@@ -217,8 +311,8 @@ public:
 
     /// After a complete response: may the connection carry another request?
     bool reusable(const response_parser& parser) const noexcept {
-        return parser.done() && parser.keep_alive() && !leftover_ && !peer_closed_ && !timed_out_ &&
-               is_open();
+        return parser.done() && parser.keep_alive() && !leftover_ && !peer_closed_ &&
+               !timed_out() && is_open();
     }
 
     /// A cheap liveness probe for an idle pooled connection: false when the peer has
@@ -231,21 +325,39 @@ public:
         return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     }
 
-    /// Makes sure no timeout handler is pending, so that the connection may move to
-    /// another strand. False when a handler is already queued: then drop the connection.
-    bool quiesce() noexcept {
-        if (!timer_armed_)
-            return true;
-        if (timer_.cancel() > 0) {
-            timer_armed_ = false; // the aborted handler touches nothing
-            return true;
+    /// Stops the timeout timer of a connection going idle, so that an idle pooled
+    /// connection holds no pending operation (io_context::run() returns when the requests
+    /// are done). A timer handler already queued finds a newer generation and does nothing.
+    void park() noexcept {
+        std::lock_guard<std::mutex> lock(timer_mu_);
+        park_locked();
+    }
+
+    /// park() from a handler posted to the connection's executor, unless a step started in
+    /// the meantime: a connection taken again at once from the pool (the next request of
+    /// a keep-alive loop) keeps its armed timer, and no timer syscall happens per request.
+    void park_soon() {
+        std::uint64_t steps;
+        {
+            std::lock_guard<std::mutex> lock(timer_mu_);
+            deadline_ = clock::time_point::max();
+            if (!timer_armed_)
+                return;
+            steps = steps_;
         }
-        return false;
+        asio::post(ex_, [w = weak_from_this(), steps] {
+            if (auto self = w.lock()) {
+                std::lock_guard<std::mutex> lock(self->timer_mu_);
+                if (self->steps_ == steps && self->deadline_ == clock::time_point::max())
+                    self->park_locked();
+            }
+        });
     }
 
     /// Closes the socket without a TLS close_notify (the peer sees a TCP close).
     void close() noexcept {
-        quiesce();
+        std::lock_guard<std::mutex> lock(timer_mu_);
+        park_locked();
         std::error_code ignored;
         if (resolver_)
             resolver_->cancel();
@@ -262,78 +374,185 @@ public:
 private:
     static constexpr std::size_t buffer_size = 16 * 1024;
 
-    socket_type& lowest() noexcept { return tls_ ? tls_->next_layer() : socket_; }
-    const socket_type& lowest() const noexcept { return tls_ ? tls_->next_layer() : socket_; }
+    socket_type& lowest() noexcept { return socket_; }
+    const socket_type& lowest() const noexcept { return socket_; }
 
-    // ---- timeouts: one lazily re-armed timer per connection ----
-    // arm() sets a deadline; the timer fires at most once per period and re-arms itself
-    // when the deadline moved, so a busy keep-alive connection costs no timer syscalls
-    // per request. The handler runs on the strand of the coroutine that armed it.
-    void arm(std::chrono::milliseconds d, const executor_type& ex) {
-        timed_out_ = false;
-        deadline_ = clock::now() + d;
-        if (!timer_armed_) {
-            timer_armed_ = true;
-            start_timer(ex);
-        } else if (deadline_ < timer_.expiry() && timer_.expires_at(deadline_) > 0) {
-            // A shorter step than the pending wait: that wait completes as aborted (its
-            // handler touches nothing) and a new one starts. When expires_at() cancelled
-            // nothing, the handler is already queued and re-arms itself to deadline_.
-            start_timer(ex);
+    // ---- I/O: non-blocking attempts first, then a readiness wait ----
+    // TLS runs OpenSSL straight on the descriptor (no BIO pair, no copies, no handler per
+    // record); plain TCP uses the socket's non-blocking calls. A step's result is either
+    // bytes, an error, or what to wait for before trying again.
+    enum class want : std::uint8_t { none, read, write };
+
+    asio::awaitable<std::error_code> wait(want w) {
+        auto [ec] = co_await socket_.async_wait(w == want::read ? socket_type::wait_read
+                                                                : socket_type::wait_write,
+                                                net::use_nothrow_awaitable);
+        co_return ec;
+    }
+
+    std::error_code write_some(std::string_view data, std::size_t& n, want& w) {
+        if (ssl_) {
+            ERR_clear_error();
+            errno = 0;
+            int r = SSL_write_ex(ssl_.get(), data.data(), data.size(), &n);
+            return r == 1 ? std::error_code{} : tls_error(r, w);
+        }
+        std::error_code ec;
+        n = socket_.write_some(asio::buffer(data), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            w = want::write;
+            return {};
+        }
+        return ec;
+    }
+
+    std::error_code read_some(std::size_t& n, want& w) {
+        n = 0;
+        if (ssl_) {
+            ERR_clear_error();
+            errno = 0;
+            int r = SSL_read_ex(ssl_.get(), buffer_.get(), buffer_size, &n);
+            return r == 1 ? std::error_code{} : tls_error(r, w);
+        }
+        std::error_code ec;
+        n = socket_.read_some(asio::buffer(buffer_.get(), buffer_size), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            w = want::read;
+            return {};
+        }
+        return ec;
+    }
+
+    /// Maps a failed OpenSSL call: a wait, or an error as Asio's SSL stream reports it
+    /// (eof after close_notify, ssl::error::stream_truncated for an EOF without it, socket
+    /// errors in the system category, other failures in Asio's SSL category).
+    std::error_code tls_error(int r, want& w) {
+        const int saved_errno = errno;
+        switch (SSL_get_error(ssl_.get(), r)) {
+        case SSL_ERROR_WANT_READ:
+            w = want::read;
+            return {};
+        case SSL_ERROR_WANT_WRITE:
+            w = want::write;
+            return {};
+        case SSL_ERROR_ZERO_RETURN:
+            return asio::error::eof;
+        case SSL_ERROR_SYSCALL:
+            if (saved_errno != 0) { // the socket's error: reset, broken pipe, ...
+                ERR_clear_error();
+                return std::error_code(saved_errno, asio::error::get_system_category());
+            }
+            if (unsigned long code = ERR_get_error()) {
+                ERR_clear_error();
+                return std::error_code(static_cast<int>(code), asio::error::get_ssl_category());
+            }
+            return asio::ssl::error::stream_truncated; // EOF without close_notify
+        default: {
+            unsigned long code = ERR_get_error();
+            ERR_clear_error();
+            if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+                return asio::ssl::error::stream_truncated;
+            if (code == 0)
+                return asio::error::fault;
+            return std::error_code(static_cast<int>(code), asio::error::get_ssl_category());
+        }
         }
     }
-    void disarm() noexcept { deadline_ = clock::time_point::max(); }
 
-    void start_timer(const executor_type& ex) {
-        timer_.expires_at(deadline_);
-        timer_.async_wait(asio::bind_executor(
-            ex, [self = shared_from_this(), ex](std::error_code ec) { self->on_timer(ec, ex); }));
+    // ---- timeouts: one lazily re-armed timer per connection ----
+    // arm() sets a deadline; the pending wait is moved only when the new deadline is
+    // earlier than the armed expiry, so consecutive steps of a busy connection cost no
+    // timer syscall: an expired wait whose deadline moved later re-arms itself. The handler
+    // runs on the connection's executor, possibly on another thread than the operation:
+    // the timer, the deadline and the abort are guarded by timer_mu_, and the handler holds
+    // only a weak reference (a dropped connection closes at once). On expiry the socket is
+    // shut down as well as cancelled, so an operation started just after the deadline fails
+    // too (the timed_out_ flag maps its error to errc::timed_out).
+    void arm(std::chrono::milliseconds d) {
+        std::lock_guard<std::mutex> lock(timer_mu_);
+        ++steps_;
+        deadline_ = clock::now() + d;
+        if (!timer_armed_ || deadline_ < timer_expiry_)
+            start_timer_locked();
+    }
+    void disarm() noexcept {
+        std::lock_guard<std::mutex> lock(timer_mu_);
+        deadline_ = clock::time_point::max();
     }
 
-    void on_timer(std::error_code ec, const executor_type& ex) {
-        if (ec)
-            return; // cancelled by quiesce(): this object may already serve another strand
+    void start_timer_locked() {
+        timer_armed_ = true;
+        timer_expiry_ = deadline_;
+        const std::uint64_t gen = ++timer_gen_;
+        timer_.expires_at(deadline_); // a pending wait completes as aborted (stale generation)
+        timer_.async_wait([w = weak_from_this(), gen](std::error_code) {
+            if (auto self = w.lock())
+                self->on_timer(gen);
+        });
+    }
+
+    void park_locked() noexcept {
+        deadline_ = clock::time_point::max();
+        if (timer_armed_) {
+            timer_armed_ = false;
+            ++timer_gen_;
+            timer_.cancel();
+        }
+    }
+
+    void on_timer(std::uint64_t gen) {
+        std::lock_guard<std::mutex> lock(timer_mu_);
+        if (gen != timer_gen_)
+            return; // cancelled or superseded
         timer_armed_ = false;
         if (deadline_ == clock::time_point::max())
             return; // no step pending; the next arm() starts the timer again
-        if (clock::now() >= deadline_) {
-            timed_out_ = true;
-            std::error_code ignored;
-            if (resolver_)
-                resolver_->cancel();
-            lowest().cancel(ignored);
+        if (clock::now() < deadline_) {
+            start_timer_locked();
             return;
         }
-        timer_armed_ = true;
-        start_timer(ex);
+        timed_out_.store(true, std::memory_order_release);
+        std::error_code ignored;
+        if (resolver_)
+            resolver_->cancel();
+        auto& s = lowest();
+        if (s.is_open()) {
+            s.cancel(ignored);
+            ::shutdown(s.native_handle(), SHUT_RDWR);
+        }
     }
 
     /// operation_aborted caused by our own timer becomes timed_out.
     std::error_code fix(std::error_code ec) const noexcept {
-        if (ec && timed_out_)
+        if (ec && timed_out())
             return make_error_code(errc::timed_out);
         return ec;
     }
 
-    asio::awaitable<std::error_code> tcp_connect(const url& hop, const timeouts& t,
-                                                 const executor_type& ex) {
+    asio::awaitable<std::error_code> tcp_connect(const url& hop, const timeouts& t) {
         std::error_code ec;
         auto addr = asio::ip::make_address(hop.host, ec);
         if (!ec) {
-            arm(t.connect, ex);
             asio::ip::tcp::endpoint ep(addr, hop.port);
+            socket_.open(ep.protocol(), ec); // before arm(): the timer may read the socket
+            if (ec)
+                co_return ec;
+            arm(t.connect);
             std::tie(ec) = co_await socket_.async_connect(ep, net::use_nothrow_awaitable);
             disarm();
         } else {
-            resolver_.emplace(ex_);
-            arm(t.resolve, ex);
+            {
+                std::lock_guard<std::mutex> lock(timer_mu_); // on_timer() may cancel it
+                resolver_.emplace(ex_);
+            }
+            arm(t.resolve);
             asio::ip::tcp::resolver::results_type results;
             std::tie(ec, results) = co_await resolver_->async_resolve(
                 hop.host, std::to_string(hop.port), net::use_nothrow_awaitable);
             disarm();
             if (ec)
                 co_return fix(ec);
-            arm(t.connect, ex);
+            arm(t.connect);
             asio::ip::tcp::endpoint ep;
             std::tie(ec, ep) =
                 co_await asio::async_connect(socket_, results, net::use_nothrow_awaitable);
@@ -343,17 +562,17 @@ private:
             co_return fix(ec);
         std::error_code ignored;
         socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-        co_return std::error_code{};
+        socket_.non_blocking(true, ec); // reads and writes try first, then wait
+        co_return ec;
     }
 
     // HTTP CONNECT through a proxy (RFC 9110 9.3.6): a 2xx answer opens the tunnel.
-    asio::awaitable<std::error_code> proxy_connect(const url& target, const timeouts& t,
-                                                   const executor_type& ex) {
+    asio::awaitable<std::error_code> proxy_connect(const url& target, const timeouts& t) {
         std::string authority = target.ipv6_literal() ? "[" + target.host + "]" : target.host;
         authority += ':';
         authority += std::to_string(target.port);
         std::string req = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n";
-        arm(t.write, ex);
+        arm(t.write);
         auto [ec, n] =
             co_await asio::async_write(socket_, asio::buffer(req), net::use_nothrow_awaitable);
         disarm();
@@ -364,7 +583,7 @@ private:
         while (!parser.done()) {
             // The proxy sends nothing after its answer until we speak (TLS client hello
             // first), so any byte past the answer is a protocol violation.
-            arm(t.read, ex);
+            arm(t.read);
             std::size_t got = 0;
             std::tie(ec, got) = co_await socket_.async_read_some(
                 asio::buffer(buffer_.get(), buffer_size), net::use_nothrow_awaitable);
@@ -376,8 +595,8 @@ private:
                     co_return make_error_code(errc::proxy_connect_failed);
             }
             if (ec && !parser.done())
-                co_return timed_out_ ? make_error_code(errc::timed_out)
-                                     : make_error_code(errc::proxy_connect_failed);
+                co_return timed_out() ? make_error_code(errc::timed_out)
+                                      : make_error_code(errc::proxy_connect_failed);
         }
         int status = parser.get().status;
         if (status < 200 || status > 299)
@@ -385,11 +604,40 @@ private:
         co_return std::error_code{};
     }
 
-    asio::awaitable<std::error_code> tls_handshake(const url& target, const timeouts& t,
-                                                   const executor_type& ex) {
-        tls_.emplace(std::move(socket_), *tls_ctx_);
-        SSL* ssl = tls_->native_handle();
-        tls_->set_verify_mode(asio::ssl::verify_peer);
+    asio::awaitable<std::error_code> tls_handshake(const url& target, const timeouts& t) {
+        std::error_code ec;
+        socket_.non_blocking(true, ec);
+        if (ec)
+            co_return ec;
+        ssl_.reset(SSL_new(tls_ctx_->native_handle()));
+        BIO* bio = detail::nosig_bio_method() ? BIO_new(detail::nosig_bio_method()) : nullptr;
+        if (!ssl_ || !bio) {
+            BIO_free(bio);
+            co_return make_error_code(std::errc::not_enough_memory);
+        }
+        BIO_set_data(bio,
+                     reinterpret_cast<void*>(static_cast<std::intptr_t>(socket_.native_handle())));
+        SSL* ssl = ssl_.get();
+        // A session of this origin (same host name, same verification) may be resumed. The
+        // connection gets its own copy: OpenSSL marks a session not resumable when its
+        // connection is freed without a TLS shutdown, as close() does.
+        if (resume_) {
+            SSL_SESSION* copy = SSL_SESSION_dup(resume_.get());
+            if (!copy || SSL_set_session(ssl, copy) != 1)
+                ERR_clear_error();  // unusable: a full handshake
+            SSL_SESSION_free(copy); // SSL_set_session took its own reference
+            resume_ = nullptr;
+        }
+        SSL_set_bio(ssl, bio, bio); // the SSL owns the BIO
+        // Keep the record buffers (no SSL_MODE_RELEASE_BUFFERS), read whole records at once,
+        // and let a write resume with a moved buffer after a partial write.
+        SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+        SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        SSL_set_read_ahead(ssl, 1);
+        SSL_set_connect_state(ssl);
+        // Verification is forced on whatever the context says (a context callback is kept).
+        SSL_set_verify(ssl, SSL_VERIFY_PEER, SSL_get_verify_callback(ssl));
+        // A session of this origin (same host name and verification) may be resumed.
         SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
         std::error_code not_ip;
         (void)asio::ip::make_address(target.host, not_ip);
@@ -402,13 +650,22 @@ private:
                 SSL_set1_host(ssl, target.host.c_str()) != 1)
                 co_return make_error_code(errc::url_invalid);
         }
-        arm(t.handshake, ex);
-        auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client,
-                                                   net::use_nothrow_awaitable);
+        arm(t.handshake);
+        for (;;) {
+            ERR_clear_error();
+            errno = 0;
+            int r = SSL_do_handshake(ssl);
+            if (r == 1)
+                break;
+            want w = want::none;
+            ec = tls_error(r, w);
+            if (ec || (ec = co_await wait(w)))
+                break;
+        }
         disarm();
         if (ec) {
             long vr = SSL_get_verify_result(ssl);
-            if (vr != X509_V_OK && !timed_out_)
+            if (vr != X509_V_OK && !timed_out())
                 co_return detail::map_verify_result(vr);
             co_return fix(ec);
         }
@@ -417,16 +674,23 @@ private:
 
     executor_type ex_;
     std::shared_ptr<asio::ssl::context> tls_ctx_;
-    socket_type socket_;                 // until the TLS stream takes it over
-    std::optional<tls_stream_type> tls_; // engaged after connect() on TLS connections
+    socket_type socket_;
+    std::unique_ptr<SSL, detail::ssl_free> ssl_; // after connect() on TLS connections
+    detail::tls_session_ptr resume_;             // offered by the next handshake
+    bool session_taken_ = false;
     std::optional<asio::ip::tcp::resolver> resolver_;
     asio::steady_timer timer_;
-    clock::time_point deadline_ = clock::time_point::max();
+    std::mutex timer_mu_;                                       // guards the timer state below
+    clock::time_point deadline_ = clock::time_point::max();     // of the pending step
+    clock::time_point timer_expiry_ = clock::time_point::max(); // of the pending wait
+    std::uint64_t timer_gen_ = 0;                               // of the live wait
+    std::uint64_t steps_ = 0;                                   // arm() calls so far
     bool timer_armed_ = false;
-    bool timed_out_ = false;
+    std::atomic<bool> timed_out_{false};
     bool leftover_ = false;
     bool peer_closed_ = false;
     std::unique_ptr<char[]> buffer_;
+    std::string wire_;
 };
 
 } // namespace oidc::http

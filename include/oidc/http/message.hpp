@@ -68,6 +68,7 @@ public:
     bool contains(std::string_view name) const { return get(name).has_value(); }
     std::size_t size() const noexcept { return items_.size(); }
     bool empty() const noexcept { return items_.empty(); }
+    void reserve(std::size_t n) { items_.reserve(n); }
     void clear() noexcept { items_.clear(); }
     const_iterator begin() const noexcept { return items_.begin(); }
     const_iterator end() const noexcept { return items_.end(); }

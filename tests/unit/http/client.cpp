@@ -604,6 +604,45 @@ TEST_CASE("no_proxy matching", "[http-client][proxy]") {
     CHECK_FALSE(no_proxy_matches("", "example.com"));
     CHECK_FALSE(no_proxy_matches(",,", "example.com"));
     CHECK_FALSE(no_proxy_matches("127.0.0.1", "127.0.0.10"));
+    // an IP literal host never matches by suffix, but an equal address does
+    CHECK_FALSE(no_proxy_matches("0.0.1", "10.0.0.1"));
+    CHECK(no_proxy_matches("0::1", "::1"));
+    CHECK(no_proxy_matches("example.com,10.0.0.1:8080", "10.0.0.1"));
+}
+
+TEST_CASE("no_proxy CIDR ranges", "[http-client][proxy]") {
+    using oidc::http::detail::cidr_contains;
+    using oidc::http::detail::no_proxy_matches;
+    CHECK(no_proxy_matches("10.0.0.0/8", "10.1.2.3"));
+    CHECK(no_proxy_matches("10.0.0.0/8", "10.255.255.255"));
+    CHECK_FALSE(no_proxy_matches("10.0.0.0/8", "11.0.0.1"));
+    CHECK(no_proxy_matches("example.com, 192.168.0.0/16", "192.168.44.1"));
+    CHECK_FALSE(no_proxy_matches("192.168.0.0/16", "192.169.0.1"));
+    CHECK(no_proxy_matches("172.16.0.0/12", "172.31.255.1"));
+    CHECK_FALSE(no_proxy_matches("172.16.0.0/12", "172.32.0.1"));
+    CHECK(no_proxy_matches("127.0.0.1/32", "127.0.0.1"));
+    CHECK_FALSE(no_proxy_matches("127.0.0.1/32", "127.0.0.2"));
+    CHECK(no_proxy_matches("0.0.0.0/0", "203.0.113.9"));
+    CHECK(no_proxy_matches("::1/128", "::1"));
+    CHECK(no_proxy_matches("[::1]/128", "::1"));
+    CHECK_FALSE(no_proxy_matches("::1/128", "::2"));
+    CHECK(no_proxy_matches("fd00::/8", "fd12:3456::1"));
+    CHECK_FALSE(no_proxy_matches("fd00::/8", "fe80::1"));
+    CHECK(no_proxy_matches("2001:db8::/33", "2001:db8:7fff::1"));
+    CHECK_FALSE(no_proxy_matches("2001:db8::/33", "2001:db8:8000::1"));
+    // an IPv4 range holds the IPv4-mapped IPv6 form; families never mix otherwise
+    CHECK(no_proxy_matches("10.0.0.0/8", "::ffff:10.0.0.1"));
+    CHECK_FALSE(no_proxy_matches("::/0", "10.0.0.1"));
+    CHECK_FALSE(no_proxy_matches("0.0.0.0/0", "::1"));
+    // host names are not resolved: a range never matches a name
+    CHECK_FALSE(no_proxy_matches("127.0.0.0/8", "localhost"));
+    // malformed ranges match nothing (and do not stop the list)
+    for (const char* bad : {"10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0/8", "/8", "10.0.0.0/8x",
+                            "10.0.0.0/-1", "host.test/8", "10.0.0.0/0008"})
+        CHECK_FALSE(no_proxy_matches(bad, "10.0.0.1"));
+    CHECK(no_proxy_matches("10.0.0.0/33,10.0.0.0/8", "10.0.0.1"));
+    CHECK(cidr_contains("10.0.0.0/31", asio::ip::make_address("10.0.0.1")));
+    CHECK_FALSE(cidr_contains("10.0.0.0/31", asio::ip::make_address("10.0.0.2")));
 }
 
 // ---- threads ----
@@ -703,4 +742,40 @@ TEST_CASE("nginx over HTTPS: keep-alive on one connection, Connection: close hon
     REQUIRE_FALSE(again.ec);
     // the 404, the HEAD, then this one on the same connection
     CHECK(again.res.body.find("\"requests\":3}") != std::string::npos);
+}
+
+TEST_CASE("nginx over HTTPS: a new connection resumes the origin's TLS session", "[.nginx]") {
+    const char* base = std::getenv("OIDC_TEST_NGINX_URL");
+    const char* ca = std::getenv("OIDC_TEST_NGINX_CA");
+    REQUIRE(base != nullptr);
+    REQUIRE(ca != nullptr);
+    asio::io_context ioc;
+    oidc::http::client_options co;
+    co.ca_file = ca;
+    client c(ioc.get_executor(), co);
+    const std::string url = std::string(base) + "/session";
+    auto first = send_now(ioc, c, get(url));
+    REQUIRE_FALSE(first.ec);
+    CHECK(first.res.body.find("\"reused\":\".\"") != std::string::npos);
+    for (int i = 0; i < 3; ++i) {
+        c.close_idle(); // the next request needs a new connection
+        auto again = send_now(ioc, c, get(url));
+        REQUIRE_FALSE(again.ec);
+        INFO(again.res.body);
+        CHECK(again.res.body.find("\"reused\":\"r\"") != std::string::npos);
+    }
+    // another client has its own cache: a full handshake
+    client other(ioc.get_executor(), co);
+    auto fresh = send_now(ioc, other, get(url));
+    REQUIRE_FALSE(fresh.ec);
+    CHECK(fresh.res.body.find("\"reused\":\".\"") != std::string::npos);
+    // switched off: every connection does a full handshake
+    co.resume_tls_sessions = false;
+    client off(ioc.get_executor(), co);
+    for (int i = 0; i < 2; ++i) {
+        off.close_idle();
+        auto full = send_now(ioc, off, get(url));
+        REQUIRE_FALSE(full.ec);
+        CHECK(full.res.body.find("\"reused\":\".\"") != std::string::npos);
+    }
 }

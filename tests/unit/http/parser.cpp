@@ -550,7 +550,7 @@ TEST_CASE("parser: the word-at-a-time field-value check agrees with the table", 
     for (int b = 0; b < 256; ++b) {
         const bool allowed = b == '\t' || (b >= 0x20 && b != 0x7f);
         CHECK(http_chars.field_char[b] == allowed);
-        for (std::size_t len : {1u, 7u, 8u, 9u, 16u, 23u}) {
+        for (std::size_t len : {1u, 7u, 8u, 9u, 16u, 23u, 31u, 32u, 40u}) {
             for (std::size_t pos = 0; pos < len; ++pos) {
                 std::string s(len, 'a');
                 s[pos] = static_cast<char>(b);
