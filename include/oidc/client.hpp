@@ -144,7 +144,10 @@ inline http::request form_post(std::string url, std::string body) {
     return r;
 }
 
-OIDC_CORO inline asio::awaitable<send_result> send(state_ptr st, http::request req) {
+// (State is a template parameter so that async_send is only instantiated where it is used:
+// see OIDC_CORO.)
+template <class State>
+inline asio::awaitable<send_result> send(std::shared_ptr<State> st, http::request req) {
     auto [ec, resp] = co_await st->http.async_send(std::move(req), net::use_nothrow_awaitable);
     co_return send_result{ec, std::move(resp)};
 }

@@ -574,8 +574,10 @@ auto async_session_token(const std::shared_ptr<Impl>& im, CompletionToken&& tok)
 
 using call_result = std::pair<std::error_code, http::response>;
 
-template <class Impl>
-asio::awaitable<call_result> call_attempts(std::shared_ptr<Impl> im, http::client h,
+// (The HTTP client's type is a template parameter so that async_send is only instantiated
+// where a call is made: see OIDC_CORO.)
+template <class Impl, class HttpClient>
+asio::awaitable<call_result> call_attempts(std::shared_ptr<Impl> im, HttpClient h,
                                            http::request req,
                                            std::optional<http::send_options> so) {
     for (int attempt = 0;; ++attempt) {
@@ -605,8 +607,8 @@ asio::awaitable<call_result> call_attempts(std::shared_ptr<Impl> im, http::clien
     }
 }
 
-template <class Impl>
-asio::awaitable<call_result> call_op(std::shared_ptr<Impl> im, http::client h, http::request req,
+template <class Impl, class HttpClient>
+asio::awaitable<call_result> call_op(std::shared_ptr<Impl> im, HttpClient h, http::request req,
                                      call_options o) {
     try {
         if (o.timeout.count() <= 0)

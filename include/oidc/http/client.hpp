@@ -346,8 +346,8 @@ using send_result = std::pair<std::error_code, response>;
 /// The I/O driver of one request. Runs on the caller's coroutine (awaitable tokens) or on
 /// a coroutine of its own on the client's executor (other tokens); no strand is needed:
 /// the pool is behind a mutex and a connection serves one request at a time.
-inline asio::awaitable<send_result> send_impl(std::shared_ptr<client_state> st, request req,
-                                              send_options so) {
+OIDC_CORO inline asio::awaitable<send_result> send_impl(std::shared_ptr<client_state> st,
+                                                        request req, send_options so) {
     send_result out;
     url u;
     if (auto ec = parse_url(req.target, u)) {
@@ -428,8 +428,8 @@ inline asio::awaitable<send_result> send_impl(std::shared_ptr<client_state> st, 
     }
 }
 
-inline asio::awaitable<send_result> send_op(std::shared_ptr<client_state> st, request req,
-                                            send_options so) {
+OIDC_CORO inline asio::awaitable<send_result> send_op(std::shared_ptr<client_state> st, request req,
+                                                      send_options so) {
     try {
         co_return co_await send_impl(std::move(st), std::move(req), std::move(so));
     } catch (const std::system_error& e) {
@@ -441,8 +441,8 @@ inline asio::awaitable<send_result> send_op(std::shared_ptr<client_state> st, re
 
 /// The awaitable fast path: the request runs inside the caller's coroutine (no co_spawn,
 /// no strand, no handler hop). Throws std::system_error on error, like use_awaitable.
-inline asio::awaitable<response> send_awaitable(std::shared_ptr<client_state> st, request req,
-                                                send_options so) {
+OIDC_CORO inline asio::awaitable<response> send_awaitable(std::shared_ptr<client_state> st,
+                                                          request req, send_options so) {
     send_result r = co_await send_op(std::move(st), std::move(req), std::move(so));
     if (r.first)
         throw std::system_error(r.first);
@@ -450,7 +450,7 @@ inline asio::awaitable<response> send_awaitable(std::shared_ptr<client_state> st
 }
 
 /// The same for as_tuple(use_awaitable): never throws for a request error.
-inline asio::awaitable<std::tuple<std::error_code, response>>
+OIDC_CORO inline asio::awaitable<std::tuple<std::error_code, response>>
 send_awaitable_tuple(std::shared_ptr<client_state> st, request req, send_options so) {
     send_result r = co_await send_op(std::move(st), std::move(req), std::move(so));
     co_return std::tuple<std::error_code, response>(r.first, std::move(r.second));

@@ -215,8 +215,8 @@ public:
 
     /// Resolves `target.host`, connects (through `proxy` with CONNECT when given), and does
     /// the TLS handshake with SNI and host name verification when the connection is TLS.
-    asio::awaitable<std::error_code> connect(const url& target, const url* proxy,
-                                             const timeouts& t) {
+    OIDC_CORO asio::awaitable<std::error_code> connect(const url& target, const url* proxy,
+                                                       const timeouts& t) {
         const url& hop = proxy ? *proxy : target;
         std::error_code ec = co_await tcp_connect(hop, t);
         if (ec)
@@ -232,8 +232,8 @@ public:
     }
 
     /// Writes all of `data`, within `timeout`.
-    asio::awaitable<std::error_code> write(std::string_view data,
-                                           std::chrono::milliseconds timeout) {
+    OIDC_CORO asio::awaitable<std::error_code> write(std::string_view data,
+                                                     std::chrono::milliseconds timeout) {
         arm(timeout);
         std::error_code ec;
         while (!data.empty()) {
@@ -255,7 +255,7 @@ public:
     /// closes before the first byte completes with the raw socket error (eof, reset, ...)
     /// so the caller can retry a stale keep-alive connection; later the parser decides
     /// (errc::http_truncated and friends).
-    asio::awaitable<std::error_code>
+    OIDC_CORO asio::awaitable<std::error_code>
     read_response(response_parser& parser, std::chrono::milliseconds timeout, bool& any_bytes) {
         any_bytes = false;
         leftover_ = false;
@@ -383,7 +383,7 @@ private:
     // bytes, an error, or what to wait for before trying again.
     enum class want : std::uint8_t { none, read, write };
 
-    asio::awaitable<std::error_code> wait(want w) {
+    OIDC_CORO asio::awaitable<std::error_code> wait(want w) {
         auto [ec] = co_await socket_.async_wait(w == want::read ? socket_type::wait_read
                                                                 : socket_type::wait_write,
                                                 net::use_nothrow_awaitable);
@@ -529,7 +529,7 @@ private:
         return ec;
     }
 
-    asio::awaitable<std::error_code> tcp_connect(const url& hop, const timeouts& t) {
+    OIDC_CORO asio::awaitable<std::error_code> tcp_connect(const url& hop, const timeouts& t) {
         std::error_code ec;
         auto addr = asio::ip::make_address(hop.host, ec);
         if (!ec) {
@@ -567,7 +567,7 @@ private:
     }
 
     // HTTP CONNECT through a proxy (RFC 9110 9.3.6): a 2xx answer opens the tunnel.
-    asio::awaitable<std::error_code> proxy_connect(const url& target, const timeouts& t) {
+    OIDC_CORO asio::awaitable<std::error_code> proxy_connect(const url& target, const timeouts& t) {
         std::string authority = target.ipv6_literal() ? "[" + target.host + "]" : target.host;
         authority += ':';
         authority += std::to_string(target.port);
@@ -604,7 +604,7 @@ private:
         co_return std::error_code{};
     }
 
-    asio::awaitable<std::error_code> tls_handshake(const url& target, const timeouts& t) {
+    OIDC_CORO asio::awaitable<std::error_code> tls_handshake(const url& target, const timeouts& t) {
         std::error_code ec;
         socket_.non_blocking(true, ec);
         if (ec)
