@@ -22,14 +22,6 @@
 
 namespace oidc_cli {
 
-extern const verb discover_verb;
-extern const verb jwks_verb;
-extern const verb token_verb;
-extern const verb introspect_verb;
-extern const verb revoke_verb;
-extern const verb userinfo_verb;
-extern const verb call_verb;
-
 namespace {
 
 constexpr std::string_view common_options =

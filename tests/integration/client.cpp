@@ -8,9 +8,6 @@
 #include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
 
-#include <openssl/pem.h>
-
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -45,19 +42,6 @@ oidc::grant alice(std::string scope = {}) {
 oidc::client_options basic_opts() {
     return it::options(it::env("OIDC_TEST_BASIC_CLIENT_ID"),
                        oidc::client_secret_basic{it::env("OIDC_TEST_BASIC_CLIENT_SECRET")});
-}
-
-oidc::jose::jwk read_private_key(const std::string& path, const std::string& kid) {
-    FILE* f = std::fopen(path.c_str(), "r");
-    REQUIRE(f != nullptr);
-    EVP_PKEY* pk = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
-    std::fclose(f);
-    REQUIRE(pk != nullptr);
-    oidc::jose::jwk k;
-    auto ec = oidc::jose::jwk::from_native(pk, k, kid);
-    EVP_PKEY_free(pk);
-    REQUIRE_FALSE(ec);
-    return k;
 }
 
 } // namespace
@@ -186,7 +170,8 @@ TEST_CASE("client_credentials: basic (form-encoded secret) and post", "[integrat
 TEST_CASE("private_key_jwt and tls_client_auth", "[integration][client]") {
     IT_REQUIRE_PROVIDER();
     it::run([](exec ex) -> asio::awaitable<void> {
-        auto key = read_private_key(it::env("OIDC_TEST_PKJWT_KEY"), it::env("OIDC_TEST_PKJWT_KID"));
+        auto key =
+            it::read_private_key(it::env("OIDC_TEST_PKJWT_KEY"), it::env("OIDC_TEST_PKJWT_KID"));
         oidc::client pk(ex,
                         it::options(it::env("OIDC_TEST_PKJWT_CLIENT_ID"),
                                     oidc::private_key_jwt{key, oidc::jose::alg::ES256, 60s, {}}));

@@ -5,6 +5,7 @@
 #include <oidc/client.hpp>
 #include <oidc/http/client.hpp>
 #include <oidc/http/url.hpp>
+#include <oidc/jose/jwk.hpp>
 
 #include "catch.hpp"
 
@@ -12,7 +13,10 @@
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 
+#include <openssl/pem.h>
+
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <future>
 #include <map>
@@ -47,6 +51,20 @@ auto run(F&& f, std::chrono::seconds limit = std::chrono::seconds(60)) {
     ioc.run_for(limit);
     REQUIRE(fut.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
     return fut.get();
+}
+
+/// A private key from a PEM file (the provider's private_key_jwt client key) as a JWK.
+inline oidc::jose::jwk read_private_key(const std::string& path, const std::string& kid) {
+    FILE* f = std::fopen(path.c_str(), "r");
+    REQUIRE(f != nullptr);
+    EVP_PKEY* pk = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+    std::fclose(f);
+    REQUIRE(pk != nullptr);
+    oidc::jose::jwk k;
+    auto ec = oidc::jose::jwk::from_native(pk, k, kid);
+    EVP_PKEY_free(pk);
+    REQUIRE_FALSE(ec);
+    return k;
 }
 
 inline oidc::client_options options(std::string client_id, oidc::client_auth auth = {}) {

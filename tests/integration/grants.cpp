@@ -4,30 +4,9 @@
 
 #include "env.hpp"
 
-#include <openssl/pem.h>
-
-#include <cstdio>
-
 using namespace std::chrono_literals;
 using oidc::net::use_nothrow_awaitable;
 using exec = asio::any_io_executor;
-
-namespace {
-
-oidc::jose::jwk read_key(const std::string& path, const std::string& kid) {
-    FILE* f = std::fopen(path.c_str(), "r");
-    REQUIRE(f != nullptr);
-    EVP_PKEY* pk = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
-    std::fclose(f);
-    REQUIRE(pk != nullptr);
-    oidc::jose::jwk k;
-    auto ec = oidc::jose::jwk::from_native(pk, k, kid);
-    EVP_PKEY_free(pk);
-    REQUIRE_FALSE(ec);
-    return k;
-}
-
-} // namespace
 
 TEST_CASE("token exchange (RFC 8693) and jwt-bearer (RFC 7523) grants",
           "[integration][client][grants]") {
@@ -58,7 +37,8 @@ TEST_CASE("token exchange (RFC 8693) and jwt-bearer (RFC 7523) grants",
 
         // JWT bearer: an assertion signed with the private_key_jwt client's key, iss = the
         // calling client, sub = the user, aud = the issuer.
-        auto key = read_key(it::env("OIDC_TEST_PKJWT_KEY"), it::env("OIDC_TEST_PKJWT_KID"));
+        auto key =
+            it::read_private_key(it::env("OIDC_TEST_PKJWT_KEY"), it::env("OIDC_TEST_PKJWT_KID"));
         auto now =
             std::chrono::duration_cast<std::chrono::seconds>(oidc::clock::now().time_since_epoch())
                 .count();
