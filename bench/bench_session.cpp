@@ -16,6 +16,7 @@
 
 #include "../tests/support/bearer_api.hpp"
 #include "../tests/support/counting_new.hpp" // the counting operator new (this program only)
+#include "../tests/support/token_loop.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -37,9 +38,6 @@
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
-
-using oidc_test::alloc_count;
-using oidc_test::alloc_counting;
 
 namespace {
 
@@ -97,70 +95,17 @@ void bench_fresh() {
     oidc::basic_session<delayed_source> s(src, o);
     constexpr int warmup = 1000, n = 1000000;
 
-    // Callback handlers chained inside the io_context.
-    long allocs = 0;
-    steady::time_point t0, t1;
-    int left = warmup + n;
-    struct chain {
-        oidc::basic_session<delayed_source>* s;
-        int* left;
-        steady::time_point* t0;
-        steady::time_point* t1;
-        void operator()(std::error_code, oidc::token_ref) const {
-            if (*left == n) {
-                alloc_count = 0;
-                alloc_counting = true;
-                *t0 = steady::now();
-            }
-            if (--*left < 0) {
-                *t1 = steady::now();
-                alloc_counting = false;
-                return;
-            }
-            s->token(*this);
-        }
-    };
-    asio::post(ctx, [&] { s.token(chain{&s, &left, &t0, &t1}); });
-    ctx.run();
-    allocs = alloc_count.load();
-    double ns_cb = std::chrono::duration<double, std::nano>(t1 - t0).count() / n;
-    std::printf("token_fresh_callback ns_per_call %.1f allocs_per_call %.4f\n", ns_cb,
-                double(allocs) / n);
-
-    // Coroutines.
-    ctx.restart();
-    double ns_co = 0;
-    asio::co_spawn(
-        ctx,
-        [&]() -> asio::awaitable<void> {
-            for (int i = 0; i < warmup; ++i)
-                co_await s.token();
-            alloc_count = 0;
-            alloc_counting = true;
-            auto a = steady::now();
-            for (int i = 0; i < n; ++i)
-                co_await s.token();
-            auto b = steady::now();
-            alloc_counting = false;
-            ns_co = std::chrono::duration<double, std::nano>(b - a).count() / n;
-        },
-        asio::detached);
-    ctx.run();
-    std::printf("token_fresh_awaitable ns_per_call %.1f allocs_per_call %.4f\n", ns_co,
-                double(alloc_count.load()) / n);
-
-    // Synchronous cache read.
-    alloc_count = 0;
-    alloc_counting = true;
-    auto a = steady::now();
-    std::size_t sum = 0;
-    for (int i = 0; i < n; ++i)
-        sum += s.cached_token().value().size();
-    auto b = steady::now();
-    alloc_counting = false;
-    std::printf("cached_token ns_per_call %.1f allocs_per_call %.4f (%zu)\n",
-                std::chrono::duration<double, std::nano>(b - a).count() / n,
-                double(alloc_count.load()) / n, sum % 7);
+    auto cb = oidc_test::token_callback_loop(ctx, s, warmup, n);
+    auto co = oidc_test::token_awaitable_loop(ctx, s, warmup, n);
+    auto cached = oidc_test::cached_token_loop(s, n);
+    if (!cb.ok || !co.ok || !cached.ok)
+        std::fprintf(stderr, "token() failed on a fresh token\n");
+    std::printf("token_fresh_callback ns_per_call %.1f allocs_per_call %.4f\n", cb.ns_per_call,
+                double(cb.allocs) / n);
+    std::printf("token_fresh_awaitable ns_per_call %.1f allocs_per_call %.4f\n", co.ns_per_call,
+                double(co.allocs) / n);
+    std::printf("cached_token ns_per_call %.1f allocs_per_call %.4f\n", cached.ns_per_call,
+                double(cached.allocs) / n);
 }
 
 // ---- (2) N waiters on a stale token, answer after 50 ms ----

@@ -632,17 +632,11 @@ public:
     /// Handler: `void(std::error_code, token_set)`.
     template <detail::completion_token_arg CompletionToken = asio::use_awaitable_t<>>
     auto refresh(const token_set& t, CompletionToken&& token = {}) {
-        return detail::start_op<token_set>(
-            st_->ex, st_->opts.timeout, nullptr,
-            [st = st_, t] { return detail::refresh_op(st, t, {}); },
-            std::forward<CompletionToken>(token));
+        return refresh_impl(t, nullptr, std::forward<CompletionToken>(token));
     }
     template <detail::completion_token_arg CompletionToken = asio::use_awaitable_t<>>
     auto refresh(const token_set& t, diagnostics& diag, CompletionToken&& token = {}) {
-        return detail::start_op<token_set>(
-            st_->ex, st_->opts.timeout, &diag,
-            [st = st_, t] { return detail::refresh_op(st, t, {}); },
-            std::forward<CompletionToken>(token));
+        return refresh_impl(t, &diag, std::forward<CompletionToken>(token));
     }
 
     /// Fetches the provider's key set from jwks_uri (RFC 7517 5). For a cache honouring
@@ -686,24 +680,16 @@ public:
     /// token_type_hint. Handler: `void(std::error_code, introspection)`.
     template <detail::completion_token_arg CompletionToken = asio::use_awaitable_t<>>
     auto introspect(std::string token_value, std::string hint, CompletionToken&& token = {}) {
-        return detail::start_op<introspection>(
-            st_->ex, st_->opts.timeout, nullptr,
-            [st = st_, tv = std::move(token_value), h = std::move(hint)] {
-                return detail::introspect_op(st, tv, h);
-            },
-            std::forward<CompletionToken>(token));
+        return introspect_impl(std::move(token_value), std::move(hint), nullptr,
+                               std::forward<CompletionToken>(token));
     }
     /// The same, copying the server's error details to `diag` (which must outlive the
     /// operation).
     template <detail::completion_token_arg CompletionToken = asio::use_awaitable_t<>>
     auto introspect(std::string token_value, std::string hint, diagnostics& diag,
                     CompletionToken&& token = {}) {
-        return detail::start_op<introspection>(
-            st_->ex, st_->opts.timeout, &diag,
-            [st = st_, tv = std::move(token_value), h = std::move(hint)] {
-                return detail::introspect_op(st, tv, h);
-            },
-            std::forward<CompletionToken>(token));
+        return introspect_impl(std::move(token_value), std::move(hint), &diag,
+                               std::forward<CompletionToken>(token));
     }
     template <detail::completion_token_arg CompletionToken = asio::use_awaitable_t<>>
     auto introspect(std::string token_value, CompletionToken&& token = {}) {
@@ -715,12 +701,8 @@ public:
     /// token was already invalid (2.2). Handler: `void(std::error_code)`.
     template <detail::completion_token_arg CompletionToken = asio::use_awaitable_t<>>
     auto revoke(std::string token_value, std::string hint, CompletionToken&& token = {}) {
-        return detail::start_op<detail::no_value>(
-            st_->ex, st_->opts.timeout, nullptr,
-            [st = st_, tv = std::move(token_value), h = std::move(hint)] {
-                return detail::revoke_op(st, tv, h);
-            },
-            std::forward<CompletionToken>(token));
+        return revoke_impl(std::move(token_value), std::move(hint), nullptr,
+                           std::forward<CompletionToken>(token));
     }
     /// The same, copying the server's error details to `diag` (which must outlive the
     /// operation). oidc-provider, for one, answers unsupported_token_type for JWT access
@@ -728,12 +710,8 @@ public:
     template <detail::completion_token_arg CompletionToken = asio::use_awaitable_t<>>
     auto revoke(std::string token_value, std::string hint, diagnostics& diag,
                 CompletionToken&& token = {}) {
-        return detail::start_op<detail::no_value>(
-            st_->ex, st_->opts.timeout, &diag,
-            [st = st_, tv = std::move(token_value), h = std::move(hint)] {
-                return detail::revoke_op(st, tv, h);
-            },
-            std::forward<CompletionToken>(token));
+        return revoke_impl(std::move(token_value), std::move(hint), &diag,
+                           std::forward<CompletionToken>(token));
     }
     template <detail::completion_token_arg CompletionToken = asio::use_awaitable_t<>>
     auto revoke(std::string token_value, CompletionToken&& token = {}) {
@@ -830,6 +808,36 @@ private:
             st_->ex, st_->opts.timeout, diag,
             [st = st_, g = std::move(g)] {
                 return detail::token_op(st, g, std::nullopt, st->opts.validate_id_tokens);
+            },
+            std::forward<CompletionToken>(token));
+    }
+
+    template <class CompletionToken>
+    auto refresh_impl(const token_set& t, diagnostics* diag, CompletionToken&& token) {
+        return detail::start_op<token_set>(
+            st_->ex, st_->opts.timeout, diag,
+            [st = st_, t] { return detail::refresh_op(st, t, {}); },
+            std::forward<CompletionToken>(token));
+    }
+
+    template <class CompletionToken>
+    auto introspect_impl(std::string token_value, std::string hint, diagnostics* diag,
+                         CompletionToken&& token) {
+        return detail::start_op<introspection>(
+            st_->ex, st_->opts.timeout, diag,
+            [st = st_, tv = std::move(token_value), h = std::move(hint)] {
+                return detail::introspect_op(st, tv, h);
+            },
+            std::forward<CompletionToken>(token));
+    }
+
+    template <class CompletionToken>
+    auto revoke_impl(std::string token_value, std::string hint, diagnostics* diag,
+                     CompletionToken&& token) {
+        return detail::start_op<detail::no_value>(
+            st_->ex, st_->opts.timeout, diag,
+            [st = st_, tv = std::move(token_value), h = std::move(hint)] {
+                return detail::revoke_op(st, tv, h);
             },
             std::forward<CompletionToken>(token));
     }

@@ -1,6 +1,7 @@
 // A counting replacement of the global allocation functions, for the allocation tests and
 // the session benchmark. Counting happens only on a thread that set
-// `oidc_test::alloc_counting` (or holds a `counting_scope`), so other code is not affected.
+// `oidc_test::alloc_counting` (or holds a `counting_scope`, see alloc_counter.hpp), so other
+// code is not affected.
 //
 // Include it in exactly ONE translation unit of a program: replacement allocation functions
 // cannot be inline. ThreadSanitizer's runtime defines these functions itself: there
@@ -8,38 +9,11 @@
 // code that relies on the count should check the macro).
 #pragma once
 
-#include <atomic>
+#include "alloc_counter.hpp"
+
 #include <cstddef>
 #include <cstdlib>
 #include <new>
-
-#if defined(__SANITIZE_THREAD__)
-#define OIDC_TEST_COUNT_ALLOCATIONS 0
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define OIDC_TEST_COUNT_ALLOCATIONS 0
-#endif
-#endif
-#ifndef OIDC_TEST_COUNT_ALLOCATIONS
-#define OIDC_TEST_COUNT_ALLOCATIONS 1
-#endif
-
-namespace oidc_test {
-
-/// Allocations seen while counting (any thread that counts).
-inline std::atomic<long> alloc_count{0};
-/// Whether this thread's allocations are counted.
-inline thread_local bool alloc_counting = false;
-
-/// Counts this thread's allocations for its lifetime.
-struct counting_scope {
-    counting_scope() noexcept { alloc_counting = true; }
-    ~counting_scope() { alloc_counting = false; }
-    counting_scope(const counting_scope&) = delete;
-    counting_scope& operator=(const counting_scope&) = delete;
-};
-
-} // namespace oidc_test
 
 #if OIDC_TEST_COUNT_ALLOCATIONS
 
