@@ -58,12 +58,35 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
     co_await t.async_wait(use_nothrow_awaitable);
 }
 
-// A token set from the provider, made stale (its refresh token still valid).
-asio::awaitable<oidc::token_set> stale_tokens(oidc::client& c) {
-    auto g = alice();
-    auto ts = co_await c.get_token(std::move(g));
-    ts.expires_at = oidc::clock::now() - 1s;
-    co_return ts;
+// quiet() starting from a token set of the provider made stale (its refresh token still
+// valid).
+asio::awaitable<oidc::session_options> stale_start(oidc::client& c) {
+    auto o = quiet();
+    o.initial = co_await c.get_token(alice());
+    o.initial->expires_at = oidc::clock::now() - 1s;
+    co_return o;
+}
+
+// Starts n coroutines that each await s.token(diag) and then call
+// each(ec, token, diag) and count themselves in `done`.
+template <class F>
+void spawn_waiters(exec ex, oidc::session& s, int n, int& done, F each) {
+    for (int i = 0; i < n; ++i)
+        asio::co_spawn(
+            ex,
+            [&s, &done, each]() -> asio::awaitable<void> {
+                oidc::diagnostics d;
+                auto [ec, t] = co_await s.token(d, use_nothrow_awaitable);
+                each(ec, t, d);
+                ++done;
+            },
+            asio::detached);
+}
+
+// Waits (bounded by `limit`) until `done` reaches n.
+asio::awaitable<void> wait_count(const int& done, int n, std::chrono::milliseconds limit) {
+    for (auto waited = 0ms; done < n && waited < limit; waited += 5ms)
+        co_await sleep_for(5ms);
 }
 
 } // namespace
@@ -73,28 +96,20 @@ TEST_CASE("session: 1,000 coroutines on a stale token make one token request",
     IT_REQUIRE_PROVIDER();
     it::run([](exec ex) -> asio::awaitable<void> {
         oidc::client c(ex, edge());
-        auto opts = quiet();
-        opts.initial = co_await stale_tokens(c);
+        auto opts = co_await stale_start(c);
         auto reset = co_await it::hook("/test/stats/reset");
         CHECK(reset.status == 200);
         oidc::session s({c, alice()}, opts);
         constexpr int n = 1000;
         int done = 0, ok = 0;
         std::set<std::string> distinct;
-        for (int i = 0; i < n; ++i)
-            asio::co_spawn(
-                ex,
-                [&]() -> asio::awaitable<void> {
-                    auto [ec, t] = co_await s.token(use_nothrow_awaitable);
-                    if (!ec && !t.value().empty()) {
-                        ++ok;
-                        distinct.insert(std::string(t.value()));
-                    }
-                    ++done;
-                },
-                asio::detached);
-        for (int i = 0; i < 3000 && done < n; ++i)
-            co_await sleep_for(5ms);
+        spawn_waiters(ex, s, n, done, [&](std::error_code ec, oidc::token_ref t, auto&) {
+            if (!ec && !t.value().empty()) {
+                ++ok;
+                distinct.insert(std::string(t.value()));
+            }
+        });
+        co_await wait_count(done, n, 15s);
         CHECK(done == n);
         CHECK(ok == n);
         CHECK(distinct.size() == 1);
@@ -142,8 +157,7 @@ TEST_CASE("session: expired or rejected refresh token falls back to the original
     it::run([](exec ex) -> asio::awaitable<void> {
         oidc::client c(ex, edge());
         {
-            auto opts = quiet();
-            opts.initial = co_await stale_tokens(c);
+            auto opts = co_await stale_start(c);
             opts.initial->refresh_expires_at = oidc::clock::now() - 1s;
             co_await it::hook("/test/stats/reset");
             oidc::session s({c, alice()}, opts);
@@ -154,8 +168,7 @@ TEST_CASE("session: expired or rejected refresh token falls back to the original
             CHECK(stat(stats, "refresh_token") == 0);
         }
         {
-            auto opts = quiet();
-            opts.initial = co_await stale_tokens(c);
+            auto opts = co_await stale_start(c);
             opts.initial->refresh_token = "not-a-refresh-token-of-this-provider";
             int fallbacks = 0;
             opts.on_event = [&](const oidc::session_event& e) {
@@ -172,8 +185,7 @@ TEST_CASE("session: expired or rejected refresh token falls back to the original
         }
         {
             // A login that needs a person: no replay, reauthentication_required.
-            auto opts = quiet();
-            opts.initial = co_await stale_tokens(c);
+            auto opts = co_await stale_start(c);
             opts.initial->refresh_token = "not-a-refresh-token-of-this-provider";
             oidc::session s(
                 {c, oidc::authorization_code_grant{"used-code", "http://x/cb", "v", {}}}, opts);
@@ -188,8 +200,7 @@ TEST_CASE("session: provider down, every waiter gets the error, then recovery",
     IT_REQUIRE_PROVIDER();
     it::run([](exec ex) -> asio::awaitable<void> {
         oidc::client c(ex, edge());
-        auto opts = quiet();
-        opts.initial = co_await stale_tokens(c);
+        auto opts = co_await stale_start(c);
         opts.backoff.max_attempts = 1;
         opts.backoff.initial = 200ms;
         opts.backoff.max = 200ms;
@@ -200,20 +211,13 @@ TEST_CASE("session: provider down, every waiter gets the error, then recovery",
         oidc::session s({c, alice()}, opts);
         constexpr int n = 100;
         int done = 0, same = 0;
-        for (int i = 0; i < n; ++i)
-            asio::co_spawn(
-                ex,
-                [&]() -> asio::awaitable<void> {
-                    oidc::diagnostics d;
-                    auto [ec, t] = co_await s.token(d, use_nothrow_awaitable);
-                    if (ec == oidc::errc::temporarily_unavailable && d.http_status == 503 &&
-                        d.error == "temporarily_unavailable" && !t)
-                        ++same;
-                    ++done;
-                },
-                asio::detached);
-        for (int i = 0; i < 2000 && done < n; ++i)
-            co_await sleep_for(5ms);
+        spawn_waiters(ex, s, n, done,
+                      [&](std::error_code ec, oidc::token_ref t, const oidc::diagnostics& d) {
+                          if (ec == oidc::errc::temporarily_unavailable && d.http_status == 503 &&
+                              d.error == "temporarily_unavailable" && !t)
+                              ++same;
+                      });
+        co_await wait_count(done, n, 10s);
         CHECK(done == n);
         CHECK(same == n);
         // Within the backoff window: the same error, no request.
@@ -265,25 +269,17 @@ TEST_CASE("session: destroying the session while the provider is slow aborts the
     IT_REQUIRE_PROVIDER();
     it::run([](exec ex) -> asio::awaitable<void> {
         oidc::client c(ex, edge());
-        auto opts = quiet();
-        opts.initial = co_await stale_tokens(c);
+        auto opts = co_await stale_start(c);
         co_await it::hook("/test/delay?ms=400&route=token");
         int done = 0, aborted = 0;
         {
             oidc::session s({c, alice()}, opts);
-            for (int i = 0; i < 50; ++i)
-                asio::co_spawn(
-                    ex,
-                    [&]() -> asio::awaitable<void> {
-                        auto [ec, t] = co_await s.token(use_nothrow_awaitable);
-                        aborted += ec == asio::error::operation_aborted;
-                        ++done;
-                    },
-                    asio::detached);
+            spawn_waiters(ex, s, 50, done, [&](std::error_code ec, oidc::token_ref, auto&) {
+                aborted += ec == asio::error::operation_aborted;
+            });
             co_await sleep_for(50ms);
         }
-        for (int i = 0; i < 200 && done < 50; ++i)
-            co_await sleep_for(5ms);
+        co_await wait_count(done, 50, 1s);
         CHECK(done == 50);
         CHECK(aborted == 50);
         co_await it::hook("/test/delay?ms=0&route=token");
