@@ -9,7 +9,8 @@ tsan_build() {
     if [ ! -f "$dir/build.ninja" ]; then
         cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
             -DCMAKE_CXX_COMPILER=clang++-16 -DASIO_OIDC_SANITIZE=thread \
-            -DASIO_OIDC_BUILD_EXAMPLES=OFF >"$dir.configure.log" 2>&1 || {
+            -DCMAKE_CXX_FLAGS_DEBUG=-gline-tables-only -DASIO_OIDC_BUILD_EXAMPLES=OFF \
+            -DASIO_OIDC_HEADER_TESTS=OFF >"$dir.configure.log" 2>&1 || {
             cat "$dir.configure.log"
             return 1
         }
@@ -29,7 +30,7 @@ http_nginx() {
     if [ -f "$dir/build.ninja" ]; then
         cmake --build "$dir" -j "$jobs" --target oidc_unit_tests || return 1
     else
-        configure_build "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=g++ || return 1
+        configure_build "$dir" "${gcc_args[@]}" || return 1
     fi
     bash "$root/scripts/make-certs.sh" "$out/pki" >/dev/null
     local ndir=$out/nginx-test port rc=0

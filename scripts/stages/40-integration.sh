@@ -10,7 +10,7 @@ integration_tests() {
         local dir build pdir rc=0
         build=$out/gcc
         if [ ! -f "$build/build.ninja" ]; then
-            configure_build "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=g++ || exit 1
+            configure_build "$build" "${gcc_args[@]}" || exit 1
         fi
         cmake --build "$build" -j "$jobs" --target oidc_integration_tests || exit 1
         pdir=$(mktemp -d "${TMPDIR:-/tmp}/oidc-integration.XXXXXX")

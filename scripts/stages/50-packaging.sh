@@ -3,7 +3,8 @@
 #              consumer in tests/consumer/: find_package (g++, clang), add_subdirectory,
 #              pkg-config with plain g++, meson through pkg-config, meson subproject, and
 #              the vcpkg port run through stand-ins for the vcpkg functions.
-#   meson:     configures, builds and runs the unit and header tests with meson and g++.
+#   meson:     configures, builds and runs the unit and ODR tests with meson and g++, against
+#              Catch2 v3 (scripts/catch2-v3.sh), the unit files compiled in unity blocks.
 # Catch2 v3: Debian 12 ships only Catch2 2.13; tests include tests/support/catch.hpp,
 # which picks <catch2/catch_all.hpp> (v3) when present, and meson looks for
 # catch2-with-main (v3) before catch2 (v2).
@@ -107,6 +108,19 @@ packaging_stage() {
 
     pkg_say "cmake --install into $prefix" && pkg_cmake_install "$prefix" || return 1
 
+    # Two lanes at once (each consumer is one single-threaded compile): the CMake and vcpkg
+    # consumers, and the pkg-config / meson ones. Each lane's output is shown when both are done.
+    local rc1=0 rc2=0
+    pkg_lane_cmake "$prefix" >"$out/pkg/lane-cmake.log" 2>&1 &
+    local lane1=$!
+    pkg_lane_other "$prefix" "$mprefix" >"$out/pkg/lane-other.log" 2>&1 || rc2=$?
+    wait "$lane1" || rc1=$?
+    cat "$out/pkg/lane-cmake.log" "$out/pkg/lane-other.log"
+    [ "$rc1" = 0 ] && [ "$rc2" = 0 ]
+}
+
+pkg_lane_cmake() { # prefix
+    local prefix=$1
     pkg_say "find_package consumer (g++)" &&
         pkg_cmake_consumer find_package-gcc "$root/tests/consumer/find_package" \
             -DCMAKE_CXX_COMPILER=g++ -DCMAKE_PREFIX_PATH="$prefix" \
@@ -146,6 +160,13 @@ packaging_stage() {
         return 1
     }
 
+    pkg_say "vcpkg port (portfile run with stand-ins for the vcpkg functions)" &&
+        cmake -DWORK_DIR="$out/pkg/vcpkg" -DSOURCE_DIR="$root" -DCXX=g++ \
+            -P "$root/tests/consumer/vcpkg_port/run.cmake" || return 1
+}
+
+pkg_lane_other() { # prefix, meson prefix
+    local prefix=$1 mprefix=$2
     pkg_say "pkg-config + plain g++" && (
         export PKG_CONFIG_PATH=$prefix/share/pkgconfig
         exe=$out/pkg/pkg_config_consumer
@@ -189,10 +210,6 @@ packaging_stage() {
         [ "$(PKG_CONFIG_PATH=$mprefix/share/pkgconfig pkg-config --modversion asio-oidc)" = \
             "$(PKG_CONFIG_PATH=$prefix/share/pkgconfig pkg-config --modversion asio-oidc)" ]
     ) || return 1
-
-    pkg_say "vcpkg port (portfile run with stand-ins for the vcpkg functions)" &&
-        cmake -DWORK_DIR="$out/pkg/vcpkg" -DSOURCE_DIR="$root" -DCXX=g++ \
-            -P "$root/tests/consumer/vcpkg_port/run.cmake" || return 1
 }
 
 pkg_meson_consumer() { # name, env assignment
@@ -217,22 +234,44 @@ pkg_meson_consumer() { # name, env assignment
 }
 
 meson_stage() {
-    local build=$out/meson
+    local build=$out/meson prefix
+    # Catch2 v3 (scripts/catch2-v3.sh, shared with the clang-asan stage) through pkg-config;
+    # the unit files in unity blocks (tests/meson.build), the header-alone TUs left to the
+    # CMake g++ stage (same compiler, same check), line tables only.
+    prefix=$(catch2_v3_prefix) || return 1
+    local opts=(-Dtests=enabled -Dtest_unity_blocks=true -Dheader_tests=false -Dcpp_args=-g1
+        "-Dpkg_config_path=$prefix/share/pkgconfig")
     # meson has no glob: reconfigure every time so that new test files are seen.
     if [ -f "$build/meson-private/coredata.dat" ]; then
-        meson setup --reconfigure "$build" "$root" >"$build.setup.log" 2>&1
+        meson setup --reconfigure "$build" "$root" "${opts[@]}" >"$build.setup.log" 2>&1
     else
         rm -rf "$build"
-        CXX=g++ meson setup "$build" "$root" -Dtests=enabled >"$build.setup.log" 2>&1
+        CXX=g++ meson setup "$build" "$root" "${opts[@]}" >"$build.setup.log" 2>&1
     fi || {
         cat "$build.setup.log"
+        return 1
+    }
+    grep -q "dependency catch2-with-main found: YES 3\." "$build.setup.log" || {
+        echo "meson: Catch2 v3 (catch2-with-main) from $prefix was not used"
+        grep -i catch2 "$build.setup.log"
         return 1
     }
     meson compile -C "$build" -j "$jobs" >"$build.build.log" 2>&1 || {
         cat "$build.build.log"
         return 1
     }
-    meson test -C "$build" --print-errorlogs
+    meson test -C "$build" --print-errorlogs || return 1
+    # Debian's Catch2 2.13 (no catch2-with-main): the fallback still configures (setup only; the
+    # CMake g++ stage builds and runs the suite with v2).
+    local v2=$out/meson-catch2-v2
+    rm -rf "$v2"
+    CXX=g++ meson setup "$v2" "$root" -Dtests=enabled -Dheader_tests=false \
+        -Dpkg_config_path= >"$v2.setup.log" 2>&1 &&
+        grep -q "dependency catch2 found: YES 2\." "$v2.setup.log" || {
+        echo "meson: the Catch2 v2 fallback does not configure"
+        cat "$v2.setup.log"
+        return 1
+    }
 }
 
 register_stage packaging packaging_stage

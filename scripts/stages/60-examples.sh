@@ -7,8 +7,7 @@
 examples_e2e() {
     local dir=$out/gcc
     if [ ! -f "$dir/build.ninja" ]; then
-        cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-            -DCMAKE_CXX_COMPILER=g++ >"$out/examples.configure.log" 2>&1 || {
+        cmake -S "$root" -B "$dir" -G Ninja "${gcc_args[@]}" >"$out/examples.configure.log" 2>&1 || {
             cat "$out/examples.configure.log"
             return 1
         }
