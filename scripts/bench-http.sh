@@ -18,6 +18,15 @@
 #   0.96x / 1.15x wrk and 2.29x / 2.60x curl (single rounds: 0.69-0.99x wrk on 1 conn).
 #   Client CPU per request (client alone pinned, nginx free): 1 conn ~61 -> ~35 us
 #   (wrk ~28 us), 16 conns ~40 -> ~27 us (wrk ~28 us).
+#   then (session 3): a request tries its steps without waiting first (write, then a read
+#   right after it: with client and server on one CPU the response is nearly always there
+#   already), arms the timer and awaits a coroutine only for what must wait; 2 syscalls
+#   per keep-alive request (sendto, recvfrom) instead of 4 (+ epoll_ctl, epoll_wait) and
+#   wrk's 7; pool entries kept when empty, pool key and request-target built in reused
+#   buffers, one coroutine frame less. Measured only on a loaded machine (2 s runs at
+#   load 4: 0.66-1.0x wrk on 1 conn, ~10k req/s each; at load 10-14 nothing usable):
+#   client CPU per request was still ~1.5-2x wrk's in user space (TLS records, request
+#   and response objects, parser). The lead's idle-machine run is the reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

@@ -17,6 +17,8 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <openssl/ssl.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -82,6 +84,10 @@ public:
 
     socket_type& socket() { return tls_ ? tls_->next_layer() : *plain_; }
     bool is_tls() const { return tls_.has_value(); }
+
+    /// TLS: the handshake resumed a session of an earlier connection (as the server saw
+    /// it: SSL_session_reused on the server's SSL). False for plain TCP.
+    bool session_reused() { return tls_ && SSL_session_reused(tls_->native_handle()) == 1; }
 
     asio::awaitable<bool> handshake() {
         if (!tls_)

@@ -17,8 +17,10 @@
 #include <asio/async_result.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/execution_context.hpp>
+#include <asio/post.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/strand.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <chrono>
@@ -239,7 +241,7 @@ public:
     }
 
     /// The most recently used live idle connection to `origin`, or null.
-    std::shared_ptr<connection> take(const std::string& origin) {
+    std::shared_ptr<connection> take(std::string_view origin) {
         std::lock_guard<std::mutex> lock(mu_);
         auto it = idle_.find(origin);
         if (it == idle_.end())
@@ -257,23 +259,24 @@ public:
                 (idle < std::chrono::seconds(1) || cand->idle_alive()))
                 c = std::move(cand);
         }
-        if (v.empty())
-            idle_.erase(it);
+        // An origin's entry stays when it empties (the next put() allocates nothing); at
+        // most max_origins entries, empty ones evicted first.
         return c;
     }
 
-    /// Returns a connection that completed its response and may be reused.
-    void put(const std::string& origin, std::shared_ptr<connection> c) {
+    /// Returns a connection that completed its response and may be reused (to the pool
+    /// of its origin, connection::origin).
+    void put(std::shared_ptr<connection> c) {
         if (opts_.max_idle_per_origin == 0 || opts_.max_origins == 0)
             return;
         c->park_soon();
         c->idle_since = connection::clock::now();
         std::lock_guard<std::mutex> lock(mu_);
-        auto it = idle_.find(origin);
+        auto it = idle_.find(std::string_view(c->origin));
         if (it == idle_.end()) {
             if (idle_.size() >= opts_.max_origins)
                 evict_one_origin();
-            it = idle_.emplace(origin, std::vector<std::shared_ptr<connection>>{}).first;
+            it = idle_.emplace(c->origin, std::vector<std::shared_ptr<connection>>{}).first;
         }
         auto& v = it->second;
         v.push_back(std::move(c));
@@ -304,7 +307,7 @@ public:
     }
 
     void close_idle() {
-        std::unordered_map<std::string, std::vector<std::shared_ptr<connection>>> gone;
+        decltype(idle_) gone;
         {
             std::lock_guard<std::mutex> lock(mu_);
             gone.swap(idle_);
@@ -320,12 +323,18 @@ public:
     }
 
 private:
+    /// Drops the origin whose newest idle connection is the oldest (an empty one first).
     void evict_one_origin() {
         auto victim = idle_.end();
-        for (auto it = idle_.begin(); it != idle_.end(); ++it)
+        for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+            if (it->second.empty()) {
+                victim = it;
+                break;
+            }
             if (victim == idle_.end() ||
                 it->second.back()->idle_since < victim->second.back()->idle_since)
                 victim = it;
+        }
         if (victim != idle_.end())
             idle_.erase(victim);
     }
@@ -337,123 +346,166 @@ private:
     std::error_code proxy_error_;
     std::string no_proxy_;
     mutable std::mutex mu_;
-    std::unordered_map<std::string, std::vector<std::shared_ptr<connection>>> idle_;
+    struct key_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view k) const noexcept {
+            return std::hash<std::string_view>{}(k);
+        }
+    };
+    std::unordered_map<std::string, std::vector<std::shared_ptr<connection>>, key_hash,
+                       std::equal_to<>>
+        idle_;
     std::unordered_map<std::string, tls_session_ptr> sessions_; // TLS resumption per origin
 };
 
 using send_result = std::pair<std::error_code, response>;
+using send_tuple = std::tuple<std::error_code, response>;
+
+/// Requests in a row on this thread that completed without suspending their caller.
+inline unsigned& inline_streak() noexcept {
+    thread_local unsigned n = 0;
+    return n;
+}
+inline constexpr unsigned max_inline_streak = 16;
 
 /// The I/O driver of one request. Runs on the caller's coroutine (awaitable tokens) or on
 /// a coroutine of its own on the client's executor (other tokens); no strand is needed:
 /// the pool is behind a mutex and a connection serves one request at a time.
-OIDC_CORO inline asio::awaitable<send_result> send_impl(std::shared_ptr<client_state> st,
-                                                        request req, send_options so) {
+OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_state> st,
+                                                       request req, send_options so) {
     send_result out;
-    url u;
-    if (auto ec = parse_url(req.target, u)) {
-        out.first = ec;
-        co_return out;
-    }
-    if (u.scheme != "https" && !st->options().allow_insecure_http) {
-        out.first = make_error_code(errc::insecure_scheme);
-        co_return out;
-    }
-    std::error_code ec;
-    const url* proxy = st->proxy_for(u, ec);
-    if (ec) {
-        out.first = ec;
-        co_return out;
-    }
-    const std::string origin = u.origin();
-    // A pooled connection lends its serialization buffer (no allocation per request);
-    // the buffer goes back with whichever connection ends up in the pool.
-    std::shared_ptr<connection> conn = st->take(origin);
-    std::string wire = conn ? std::move(conn->wire_buffer()) : std::string();
-    wire.clear();
-    if ((ec = serialize_request(req, u.target(), u.host_header(), wire))) {
-        if (conn) {
-            conn->wire_buffer() = std::move(wire);
-            st->put(origin, std::move(conn));
+    try {
+        url u;
+        if (auto ec = parse_url(req.target, u)) {
+            out.first = ec;
+            co_return std::move(out);
         }
-        out.first = ec;
-        co_return out;
-    }
-    const bool head = req.method == verb::head;
-    response_parser parser(so.limits);
+        if (u.scheme != "https" && !st->options().allow_insecure_http) {
+            out.first = make_error_code(errc::insecure_scheme);
+            co_return std::move(out);
+        }
+        std::error_code ec;
+        const url* proxy = st->proxy_for(u, ec);
+        if (ec) {
+            out.first = ec;
+            co_return std::move(out);
+        }
+        // The pool key, built in a buffer of the thread (no allocation per request; used
+        // before any suspension). A new connection keeps its own copy.
+        std::shared_ptr<connection> conn;
+        {
+            thread_local std::string key;
+            key.clear();
+            u.append_origin(key);
+            conn = st->take(key);
+        }
+        // A pooled connection lends its serialization buffer (no allocation per request);
+        // the buffer goes back with whichever connection ends up in the pool.
+        std::string wire = conn ? std::move(conn->wire_buffer()) : std::string();
+        wire.clear();
+        {
+            thread_local std::string target, host; // used before any suspension
+            target.clear();
+            host.clear();
+            u.append_target(target);
+            u.append_host_header(host);
+            ec = serialize_request(req, target, host, wire);
+        }
+        if (ec) {
+            if (conn) {
+                conn->wire_buffer() = std::move(wire);
+                st->put(std::move(conn));
+            }
+            out.first = ec;
+            co_return std::move(out);
+        }
+        const bool head = req.method == verb::head;
+        response_parser parser(so.limits);
+        bool waited = false; // whether this request suspended the caller
 
-    for (int attempt = 0;; ++attempt) {
-        if (attempt > 0)
-            conn = nullptr;
-        const bool reused = conn != nullptr;
-        if (!conn) {
-            conn = std::make_shared<connection>(st->executor(),
-                                                u.scheme == "https" ? st->tls() : nullptr);
-            if (conn->is_tls() && st->options().resume_tls_sessions)
-                conn->set_resume_session(st->session_for(origin));
-            ec = co_await conn->connect(u, proxy, so.timeout);
+        for (int attempt = 0;; ++attempt) {
+            if (attempt > 0)
+                conn = nullptr;
+            const bool reused = conn != nullptr;
+            if (!conn) {
+                waited = true;
+                conn = std::make_shared<connection>(st->executor(),
+                                                    u.scheme == "https" ? st->tls() : nullptr);
+                conn->origin = u.origin();
+                if (conn->is_tls() && st->options().resume_tls_sessions)
+                    conn->set_resume_session(st->session_for(conn->origin));
+                ec = co_await conn->connect(u, proxy, so.timeout);
+                if (ec) {
+                    conn->close();
+                    out.first = ec;
+                    co_return std::move(out);
+                }
+            }
+            parser.reset(head);
+            bool any_bytes = false;
+            // Non-blocking steps first; a coroutine only for what must wait (see connection).
+            std::string_view rest = wire;
+            ec = conn->write_now(rest);
+            if (!ec && !rest.empty()) {
+                waited = true;
+                ec = co_await conn->write(rest, so.timeout.write);
+            }
+            bool done = false;
+            if (!ec)
+                ec = conn->read_response_now(parser, any_bytes, done);
+            if (!ec && !done) {
+                waited = true;
+                ec = co_await conn->read_response(parser, so.timeout.read, any_bytes);
+            }
             if (ec) {
                 conn->close();
-                out.first = ec;
-                co_return out;
+                // The stale keep-alive race: a reused idle connection that the server closed
+                // (write failed, or EOF/reset before any response byte) is retried once on a
+                // fresh connection - for every method, POST included, because nothing of a
+                // response arrived (the same choice as curl and browsers). Timeouts,
+                // cancellation and errors after the first byte are never retried.
+                if (reused && !any_bytes && detail::is_peer_closed(ec))
+                    continue;
+                out.first = detail::is_peer_closed(ec) ? make_error_code(errc::http_truncated) : ec;
+                co_return std::move(out);
             }
+            if (st->options().resume_tls_sessions)
+                if (auto session = conn->take_resumable_session())
+                    st->save_session(conn->origin, std::move(session));
+            if (conn->reusable(parser)) {
+                conn->wire_buffer() = std::move(wire);
+                st->put(std::move(conn));
+            } else {
+                conn->close();
+            }
+            out.second = parser.release();
+            // A request that never waited did not let the caller's thread run anything else:
+            // after a run of them, yield once so that a loop of requests to a fast server
+            // cannot starve the other handlers (timers, other coroutines) of the context.
+            if (waited)
+                inline_streak() = 0;
+            else if (++inline_streak() >= max_inline_streak) {
+                inline_streak() = 0;
+                co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+            }
+            co_return std::move(out);
         }
-        parser.reset(head);
-        bool any_bytes = false;
-        ec = co_await conn->write(wire, so.timeout.write);
-        if (!ec)
-            ec = co_await conn->read_response(parser, so.timeout.read, any_bytes);
-        if (ec) {
-            conn->close();
-            // The stale keep-alive race: a reused idle connection that the server closed
-            // (write failed, or EOF/reset before any response byte) is retried once on a
-            // fresh connection - for every method, POST included, because nothing of a
-            // response arrived (the same choice as curl and browsers). Timeouts,
-            // cancellation and errors after the first byte are never retried.
-            if (reused && !any_bytes && detail::is_peer_closed(ec))
-                continue;
-            out.first = detail::is_peer_closed(ec) ? make_error_code(errc::http_truncated) : ec;
-            co_return out;
-        }
-        if (st->options().resume_tls_sessions)
-            if (auto session = conn->take_resumable_session())
-                st->save_session(origin, std::move(session));
-        if (conn->reusable(parser)) {
-            conn->wire_buffer() = std::move(wire);
-            st->put(origin, std::move(conn));
-        } else {
-            conn->close();
-        }
-        out.second = parser.release();
-        co_return out;
-    }
-}
-
-OIDC_CORO inline asio::awaitable<send_result> send_op(std::shared_ptr<client_state> st, request req,
-                                                      send_options so) {
-    try {
-        co_return co_await send_impl(std::move(st), std::move(req), std::move(so));
     } catch (const std::system_error& e) {
-        co_return send_result{e.code(), response{}};
+        out = send_result{e.code(), response{}};
     } catch (const std::bad_alloc&) {
-        co_return send_result{std::make_error_code(std::errc::not_enough_memory), response{}};
+        out = send_result{std::make_error_code(std::errc::not_enough_memory), response{}};
     }
+    co_return std::move(out);
 }
 
 /// The awaitable fast path: the request runs inside the caller's coroutine (no co_spawn,
 /// no strand, no handler hop). Throws std::system_error on error, like use_awaitable.
 OIDC_CORO inline asio::awaitable<response> send_awaitable(std::shared_ptr<client_state> st,
                                                           request req, send_options so) {
-    send_result r = co_await send_op(std::move(st), std::move(req), std::move(so));
-    if (r.first)
-        throw std::system_error(r.first);
-    co_return std::move(r.second);
-}
-
-/// The same for as_tuple(use_awaitable): never throws for a request error.
-OIDC_CORO inline asio::awaitable<std::tuple<std::error_code, response>>
-send_awaitable_tuple(std::shared_ptr<client_state> st, request req, send_options so) {
-    send_result r = co_await send_op(std::move(st), std::move(req), std::move(so));
-    co_return std::tuple<std::error_code, response>(r.first, std::move(r.second));
+    auto [ec, res] = co_await send_impl(std::move(st), std::move(req), std::move(so));
+    if (ec)
+        throw std::system_error(ec);
+    co_return std::move(res);
 }
 
 template <class Token>
@@ -465,22 +517,23 @@ inline constexpr bool is_tuple_awaitable_token =
     std::is_same_v<std::decay_t<Token>,
                    net::as_tuple_t<asio::use_awaitable_t<asio::any_io_executor>>>;
 
-/// Adapts co_spawn's void(exception_ptr, send_result) to void(error_code, response),
+/// Adapts co_spawn's void(exception_ptr, send_tuple) to void(error_code, response),
 /// keeping the handler's executor, allocator and cancellation slot.
 template <class Handler>
 struct send_completion {
     Handler handler;
-    void operator()(std::exception_ptr ep, send_result r) {
+    void operator()(std::exception_ptr ep, send_tuple r) {
+        auto& [ec, res] = r;
         if (ep) {
             try {
                 std::rethrow_exception(ep);
             } catch (const std::system_error& e) {
-                r.first = e.code();
+                ec = e.code();
             } catch (...) {
-                r.first = std::make_error_code(std::errc::state_not_recoverable);
+                ec = std::make_error_code(std::errc::state_not_recoverable);
             }
         }
-        std::move(handler)(r.first, std::move(r.second));
+        std::move(handler)(ec, std::move(res));
     }
 };
 
@@ -489,7 +542,7 @@ struct initiate_send {
     void operator()(Handler&& h, std::shared_ptr<client_state> st, request req,
                     send_options so) const {
         const auto ex = st->executor();
-        asio::co_spawn(ex, send_op(std::move(st), std::move(req), std::move(so)),
+        asio::co_spawn(ex, send_impl(std::move(st), std::move(req), std::move(so)),
                        send_completion<std::decay_t<Handler>>{std::forward<Handler>(h)});
     }
 };
@@ -529,9 +582,12 @@ public:
     ///   `asio::use_awaitable` (which throws std::system_error on error).
     /// - Executor: with `asio::use_awaitable` or `as_tuple(asio::use_awaitable)` (the
     ///   default executor type) the request runs inside the awaiting coroutine, with no
-    ///   hop; with other tokens it runs on a coroutine of its own on the client's executor
-    ///   and the handler runs on its associated executor (else the client's), never inside
-    ///   this call. Sockets and timers belong to the client's executor either way.
+    ///   hop (a keep-alive request whose response is already there completes without
+    ///   suspending it; after 16 such requests in a row on a thread it yields once, so
+    ///   a request loop does not starve the context); with other tokens it runs on a
+    ///   coroutine of its own on the client's executor and the handler runs on its
+    ///   associated executor (else the client's), never inside this call. Sockets and
+    ///   timers belong to the client's executor either way.
     /// - Lifetimes: `req` is moved in; the client may be destroyed while this runs.
     /// - Cancellation: terminal cancellation through the handler's cancellation slot
     ///   (cancellation_signal, parallel_group, awaitable operators) completes with
@@ -558,7 +614,7 @@ public:
         if constexpr (detail::is_plain_awaitable_token<CompletionToken>) {
             return detail::send_awaitable(st_, std::move(req), std::move(opts));
         } else if constexpr (detail::is_tuple_awaitable_token<CompletionToken>) {
-            return detail::send_awaitable_tuple(st_, std::move(req), std::move(opts));
+            return detail::send_impl(st_, std::move(req), std::move(opts));
         } else {
             return asio::async_initiate<CompletionToken, void(std::error_code, response)>(
                 detail::initiate_send{}, token, st_, std::move(req), std::move(opts));

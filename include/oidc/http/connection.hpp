@@ -9,6 +9,7 @@
 #include <oidc/http/url.hpp>
 
 #include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
@@ -42,6 +43,7 @@
 #include <system_error>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 namespace oidc::http {
 
@@ -175,6 +177,7 @@ public:
     using executor_type = asio::any_io_executor;
     using clock = std::chrono::steady_clock;
     using socket_type = asio::ip::tcp::socket;
+    using endpoint_type = asio::ip::tcp::endpoint;
 
     /// `tls` null: plain TCP. Otherwise TLS with this context (peer and host name
     /// verification are forced on for the stream whatever the context says).
@@ -231,7 +234,29 @@ public:
         co_return ec;
     }
 
-    /// Writes all of `data`, within `timeout`.
+    // ---- one request: non-blocking steps first, a coroutine only when a wait is needed ----
+    // A keep-alive request usually completes without any wait: the request fits in the
+    // socket buffer, and the response is often there by the time the write returns (the
+    // server ran while the client was in send()). send_impl calls the *_now() steps and
+    // awaits the coroutines only for what is left, so such a request costs no coroutine
+    // frame, no reactor registration and no timer work.
+
+    /// Writes as much of `data` as the socket takes now; `data` keeps the rest.
+    std::error_code write_now(std::string_view& data) {
+        while (!data.empty()) {
+            std::size_t n = 0;
+            want w = want::none;
+            std::error_code ec = write_some(data, n, w);
+            if (ec)
+                return fix(ec);
+            data.remove_prefix(n);
+            if (w != want::none)
+                break;
+        }
+        return {};
+    }
+
+    /// Writes all of `data`, within `timeout` for the whole step.
     OIDC_CORO asio::awaitable<std::error_code> write(std::string_view data,
                                                      std::chrono::milliseconds timeout) {
         arm(timeout);
@@ -250,63 +275,53 @@ public:
         co_return fix(ec);
     }
 
-    /// Reads one response into `parser` (already reset by the caller), each read within
-    /// `timeout`. `any_bytes` tells whether anything of the response arrived: a peer that
-    /// closes before the first byte completes with the raw socket error (eof, reset, ...)
-    /// so the caller can retry a stale keep-alive connection; later the parser decides
+    /// Starts reading a response into `parser` (already reset by the caller) without
+    /// waiting: `done` when it is complete. Reads only when bytes are likely there: TLS
+    /// holds some, or a read right after the request found the response on this
+    /// connection lately (a connection whose server answers later stops trying, and
+    /// tries again now and then). Then read_response() goes on where this stopped.
+    std::error_code read_response_now(response_parser& parser, bool& any_bytes, bool& done) {
+        any_bytes = false;
+        leftover_ = false;
+        done = false;
+        next_want_ = want::read;
+        const bool pending = ssl_ && SSL_has_pending(ssl_.get());
+        if (!pending && !speculate())
+            return {};
+        want w = want::none;
+        std::error_code ec = read_step(parser, any_bytes, w);
+        next_want_ = w == want::write ? want::write : want::read;
+        if (!pending) {
+            if (any_bytes)
+                spec_misses_ = 0;
+            else if (spec_misses_ < 255)
+                ++spec_misses_;
+        }
+        done = !ec && w == want::none;
+        return ec;
+    }
+
+    /// Reads (the rest of) one response into `parser`, each wait within `timeout`.
+    /// `any_bytes` tells whether anything of the response arrived: a peer that closes
+    /// before the first byte completes with the raw socket error (eof, reset, ...) so the
+    /// caller can retry a stale keep-alive connection; later the parser decides
     /// (errc::http_truncated and friends).
     OIDC_CORO asio::awaitable<std::error_code>
     read_response(response_parser& parser, std::chrono::milliseconds timeout, bool& any_bytes) {
-        any_bytes = false;
-        leftover_ = false;
-        std::error_code ec;
-        // The first bytes of a response cannot be there right after the request: wait for
-        // them first (no read that would fail with EAGAIN) unless TLS already holds bytes.
-        // Later reads try first: the rest of a large response is usually there already.
-        bool wait_first = !(ssl_ && SSL_has_pending(ssl_.get()));
-        while (!parser.done()) {
+        // Wait first: read_response_now() or the previous pass stopped for lack of bytes.
+        want next = next_want_;
+        for (;;) {
             arm(timeout);
-            std::size_t n = 0;
-            if (wait_first)
-                ec = co_await wait(want::read);
-            wait_first = false;
-            while (!ec) {
-                want w = want::none;
-                ec = read_some(n, w);
-                if (ec || w == want::none || (ec = co_await wait(w)))
-                    break;
-            }
+            auto [ec] = co_await socket_.async_wait( // not wait(): one coroutine frame less
+                next == want::read ? socket_type::wait_read : socket_type::wait_write,
+                net::use_nothrow_awaitable);
             disarm();
-            if (n > 0) {
-                any_bytes = true;
-                std::error_code pec;
-                std::size_t used = parser.feed(std::string_view(buffer_.get(), n), pec);
-                if (pec)
-                    co_return pec;
-                if (parser.done() && (used < n || (ssl_ && SSL_has_pending(ssl_.get()))))
-                    leftover_ = true; // bytes after the response: never reuse
-            }
-            if (ec) {
-                if (parser.done())
-                    break;
-                ec = fix(ec);
-                if (ec == asio::error::eof && any_bytes) {
-                    // A clean close ends a close-delimited body; the parser decides.
-                    std::error_code pec;
-                    parser.feed_eof(pec);
-                    if (pec)
-                        co_return pec;
-                    if (!parser.done())
-                        co_return make_error_code(errc::http_truncated);
-                    peer_closed_ = true;
-                    break;
-                }
-                if (detail::is_peer_closed(ec) && any_bytes)
-                    co_return make_error_code(errc::http_truncated);
+            if (ec)
+                co_return fix(ec);
+            ec = read_step(parser, any_bytes, next); // want::write: TLS writes first
+            if (ec || next == want::none)
                 co_return ec;
-            }
         }
-        co_return std::error_code{};
     }
 
     /// After a complete response: may the connection carry another request?
@@ -370,6 +385,8 @@ public:
 
     /// When this connection went idle in a pool.
     clock::time_point idle_since{};
+    /// The pool key of the connection's origin (url::origin()).
+    std::string origin;
 
 private:
     static constexpr std::size_t buffer_size = 16 * 1024;
@@ -422,6 +439,53 @@ private:
         }
         return ec;
     }
+
+    /// Reads and parses what is there without waiting. Sets `w` to what to wait for, or
+    /// want::none when the response is complete.
+    std::error_code read_step(response_parser& parser, bool& any_bytes, want& w) {
+        for (;;) {
+            std::size_t n = 0;
+            w = want::none;
+            std::error_code ec = read_some(n, w);
+            if (n > 0) {
+                any_bytes = true;
+                std::error_code pec;
+                std::size_t used = parser.feed(std::string_view(buffer_.get(), n), pec);
+                if (pec)
+                    return pec;
+                if (parser.done()) {
+                    if (used < n || (ssl_ && SSL_has_pending(ssl_.get())))
+                        leftover_ = true; // bytes after the response: never reuse
+                    w = want::none;
+                    return {};
+                }
+            }
+            if (ec) {
+                ec = fix(ec);
+                if (ec == asio::error::eof && any_bytes) {
+                    // A clean close ends a close-delimited body; the parser decides.
+                    std::error_code pec;
+                    parser.feed_eof(pec);
+                    if (pec)
+                        return pec;
+                    if (!parser.done())
+                        return make_error_code(errc::http_truncated);
+                    peer_closed_ = true;
+                    w = want::none;
+                    return {};
+                }
+                if (detail::is_peer_closed(ec) && any_bytes)
+                    return make_error_code(errc::http_truncated);
+                return ec;
+            }
+            if (w != want::none)
+                return {};
+        }
+    }
+
+    /// Whether read_response_now() reads right after the request: while it found bytes
+    /// lately, and then on one request in 16.
+    bool speculate() noexcept { return spec_misses_ < 2 || (++spec_skips_ & 15u) == 0; }
 
     /// Maps a failed OpenSSL call: a wait, or an error as Asio's SSL stream reports it
     /// (eof after close_notify, ssl::error::stream_truncated for an EOF without it, socket
@@ -532,40 +596,79 @@ private:
     OIDC_CORO asio::awaitable<std::error_code> tcp_connect(const url& hop, const timeouts& t) {
         std::error_code ec;
         auto addr = asio::ip::make_address(hop.host, ec);
+        std::vector<endpoint_type> endpoints;
         if (!ec) {
-            asio::ip::tcp::endpoint ep(addr, hop.port);
-            socket_.open(ep.protocol(), ec); // before arm(): the timer may read the socket
-            if (ec)
-                co_return ec;
-            arm(t.connect);
-            std::tie(ec) = co_await socket_.async_connect(ep, net::use_nothrow_awaitable);
-            disarm();
+            endpoints.emplace_back(addr, hop.port);
         } else {
             {
                 std::lock_guard<std::mutex> lock(timer_mu_); // on_timer() may cancel it
                 resolver_.emplace(ex_);
             }
             arm(t.resolve);
-            asio::ip::tcp::resolver::results_type results;
-            std::tie(ec, results) = co_await resolver_->async_resolve(
-                hop.host, std::to_string(hop.port), net::use_nothrow_awaitable);
+            // Started under the timer's mutex: on_timer() cancels the resolver from any
+            // thread (a resolver is not safe for concurrent use).
+            auto [rec, results] =
+                co_await asio::async_initiate<const decltype(net::use_nothrow_awaitable)&,
+                                              void(std::error_code,
+                                                   asio::ip::tcp::resolver::results_type)>(
+                    [this](auto handler, const std::string& host, const std::string& port) {
+                        std::lock_guard<std::mutex> lock(timer_mu_);
+                        resolver_->async_resolve(host, port, std::move(handler));
+                        if (timed_out())
+                            resolver_->cancel();
+                    },
+                    net::use_nothrow_awaitable, hop.host, std::to_string(hop.port));
             disarm();
-            if (ec)
-                co_return fix(ec);
-            arm(t.connect);
-            asio::ip::tcp::endpoint ep;
-            std::tie(ec, ep) =
-                co_await asio::async_connect(socket_, results, net::use_nothrow_awaitable);
-            disarm();
+            if (rec || timed_out())
+                co_return fix(rec ? rec : asio::error_code(asio::error::operation_aborted));
+            for (const auto& r : results)
+                endpoints.push_back(r.endpoint());
         }
+        co_return co_await connect_endpoints(std::move(endpoints), t.connect);
+    }
+
+public:
+    /// Connects the socket to the first of `endpoints` that accepts, within `timeout` for
+    /// all of them. Between two attempts the socket is closed and opened again under the
+    /// timer's mutex, so a timeout handler running on another thread never sees it
+    /// half-replaced; a timeout that fires between two attempts ends the step.
+    OIDC_CORO asio::awaitable<std::error_code>
+    connect_endpoints(std::vector<endpoint_type> endpoints, std::chrono::milliseconds timeout) {
+        std::error_code ec = asio::error::host_not_found;
+        bool armed = false;
+        for (const auto& ep : endpoints) {
+            {
+                std::lock_guard<std::mutex> lock(timer_mu_);
+                if (timed_out())
+                    break;
+                std::error_code ignored;
+                if (socket_.is_open())
+                    socket_.close(ignored);
+                socket_.open(ep.protocol(), ec);
+            }
+            if (ec)
+                continue;
+            if (!armed) {
+                arm(timeout); // after open(): the timer may read the socket
+                armed = true;
+            }
+            std::tie(ec) = co_await socket_.async_connect(ep, net::use_nothrow_awaitable);
+            if (!ec || timed_out())
+                break;
+        }
+        if (armed)
+            disarm();
+        if (timed_out())
+            co_return make_error_code(errc::timed_out);
         if (ec)
-            co_return fix(ec);
+            co_return ec;
         std::error_code ignored;
         socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
         socket_.non_blocking(true, ec); // reads and writes try first, then wait
         co_return ec;
     }
 
+private:
     // HTTP CONNECT through a proxy (RFC 9110 9.3.6): a 2xx answer opens the tunnel.
     OIDC_CORO asio::awaitable<std::error_code> proxy_connect(const url& target, const timeouts& t) {
         std::string authority = target.ipv6_literal() ? "[" + target.host + "]" : target.host;
@@ -689,6 +792,9 @@ private:
     std::atomic<bool> timed_out_{false};
     bool leftover_ = false;
     bool peer_closed_ = false;
+    std::uint8_t spec_misses_ = 0; // read_response_now() reads in a row that found nothing
+    std::uint8_t spec_skips_ = 0;
+    want next_want_ = want::read; // what read_response() waits for first
     std::unique_ptr<char[]> buffer_;
     std::string wire_;
 };

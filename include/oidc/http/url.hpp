@@ -195,12 +195,20 @@ struct url {
     bool ipv6_literal() const { return host.find(':') != std::string::npos; }
     /// The origin-form request-target: path + ("?" + query if non-empty).
     std::string target() const {
-        std::string t = path.empty() ? std::string("/") : path;
-        if (!query.empty()) {
-            t += '?';
-            t += query;
-        }
+        std::string t;
+        append_target(t);
         return t;
+    }
+    /// Appends target() to `out`.
+    void append_target(std::string& out) const {
+        if (path.empty())
+            out += '/';
+        else
+            out += path;
+        if (!query.empty()) {
+            out += '?';
+            out += query;
+        }
     }
     bool default_port() const { return port == detail::default_port(scheme); }
     /// The Host header value: "host", "host:port" when the port is not the default,
@@ -208,32 +216,54 @@ struct url {
     std::string host_header() const {
         std::string h;
         h.reserve(host.size() + 8);
+        append_host_header(h);
+        return h;
+    }
+    /// Appends host_header() to `out`.
+    void append_host_header(std::string& out) const {
         if (ipv6_literal()) {
-            h += '[';
-            h += host;
-            h += ']';
+            out += '[';
+            out += host;
+            out += ']';
         } else {
-            h += host;
+            out += host;
         }
         if (!default_port()) {
-            h += ':';
-            h += std::to_string(port);
+            out += ':';
+            append_port(out);
         }
-        return h;
     }
     /// "scheme://host:port", always with the port: the connection pool key.
     std::string origin() const {
-        std::string o = scheme + "://";
-        if (ipv6_literal()) {
-            o += '[';
-            o += host;
-            o += ']';
-        } else {
-            o += host;
-        }
-        o += ':';
-        o += std::to_string(port);
+        std::string o;
+        append_origin(o);
         return o;
+    }
+    /// Appends origin() to `out` (no allocation when `out` has the room).
+    void append_origin(std::string& out) const {
+        out += scheme;
+        out += "://";
+        if (ipv6_literal()) {
+            out += '[';
+            out += host;
+            out += ']';
+        } else {
+            out += host;
+        }
+        out += ':';
+        append_port(out);
+    }
+    /// Appends the port in decimal.
+    void append_port(std::string& out) const {
+        char digits[8];
+        char* end = digits + sizeof digits;
+        char* p = end;
+        unsigned v = port;
+        do {
+            *--p = static_cast<char>('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        out.append(p, static_cast<std::size_t>(end - p));
     }
     /// 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) or "localhost".
     bool is_loopback() const {

@@ -231,6 +231,49 @@ TEST_CASE("TLS: verified keep-alive against the test CA", "[http-client][tls]") 
     }
 }
 
+TEST_CASE("TLS: a new connection resumes the origin's session, as the server sees it",
+          "[http-client][tls]") {
+    const bool resume = GENERATE(true, false);
+    oidc_test::server_options so;
+    so.tls = true;
+    std::atomic<int> reused[3] = {-1, -1, -1};
+    test_server srv(
+        [&](server_conn& c, int index) -> asio::awaitable<void> {
+            if (index < 3)
+                reused[index] = c.session_reused() ? 1 : 0;
+            co_await echo_json(c, index);
+        },
+        so);
+    asio::io_context ioc;
+    auto co = oidc_test::test_client_options();
+    co.resume_tls_sessions = resume;
+    client c(ioc.get_executor(), co);
+    for (int i = 0; i < 3; ++i) {
+        c.close_idle(); // each request on a new connection
+        auto r = send_now(ioc, c, get(srv.url("/r")));
+        REQUIRE(r.completed);
+        REQUIRE_FALSE(r.ec);
+        CHECK(r.res.status == 200);
+    }
+    CHECK(srv.accepted() == 3);
+    CHECK(reused[0] == 0);
+    CHECK(reused[1] == (resume ? 1 : 0));
+    CHECK(reused[2] == (resume ? 1 : 0));
+    // Another client has its own sessions: a full handshake.
+    client other(ioc.get_executor(), co);
+    std::atomic<int> fourth{-1};
+    test_server srv2(
+        [&](server_conn& c, int index) -> asio::awaitable<void> {
+            fourth = c.session_reused() ? 1 : 0;
+            co_await echo_json(c, index);
+        },
+        so);
+    REQUIRE_FALSE(send_now(ioc, c, get(srv2.url("/a"))).ec);
+    auto r = send_now(ioc, other, get(srv2.url("/b")));
+    REQUIRE_FALSE(r.ec);
+    CHECK(fourth == 0);
+}
+
 namespace {
 std::error_code tls_error_with(const std::string& cert, const std::string& key,
                                oidc::http::client_options co = oidc_test::test_client_options()) {
@@ -381,6 +424,34 @@ TEST_CASE("awaitable operators race a request against a timer", "[http-client]")
     ioc.run_for(10s);
     CHECK(winner == 1);
     CHECK(c.idle_connections() == 0);
+}
+
+TEST_CASE("a loop of requests does not starve the other handlers of its thread", "[http-client]") {
+    // Requests that complete without waiting (the response was there when the request
+    // was written) do not suspend their caller; the client yields now and then anyway.
+    test_server srv(echo_json);
+    asio::io_context ioc(1);
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    int done = 0;
+    int done_when_timer_fired = -1; // the done count when a posted handler ran
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 300; ++i) {
+                if (i == 50) // runs at the caller's next suspension
+                    asio::post(ioc, [&] { done_when_timer_fired = done; });
+                auto [ec, r] =
+                    co_await c.async_send(get(srv.url("/l")), oidc::net::use_nothrow_awaitable);
+                if (ec)
+                    co_return;
+                ++done;
+            }
+        },
+        asio::detached);
+    ioc.run_for(30s);
+    CHECK(done == 300);
+    CHECK(done_when_timer_fired >= 50);
+    CHECK(done_when_timer_fired <= 50 + int(oidc::http::detail::max_inline_streak));
 }
 
 // ---- pool ----
@@ -694,6 +765,79 @@ TEST_CASE("200 concurrent coroutines share one client on a 2-thread io_context",
     // new ones; never more than one per request.
     CHECK(srv.accepted() <= 3 * n);
     c.close_idle();
+}
+
+TEST_CASE("connecting by name and to several endpoints under short timeouts on 4 threads",
+          "[http-client][threads]") {
+    // The timeout handler runs on any thread of the context while the connecting
+    // coroutine closes and opens the socket for the next endpoint: under ThreadSanitizer
+    // this must show no race. The first endpoint refuses (a closed port), the second
+    // accepts; the timeouts are so short that some attempts time out at every step.
+    test_server srv(echo_json);
+    asio::ip::tcp::endpoint refusing;
+    {
+        asio::io_context tmp;
+        asio::ip::tcp::acceptor a(tmp, {asio::ip::make_address("127.0.0.1"), 0});
+        refusing = a.local_endpoint(); // closed again: connecting is refused
+    }
+    const asio::ip::tcp::endpoint accepting(asio::ip::make_address("127.0.0.1"), srv.port());
+    asio::io_context ioc(4);
+    auto co = oidc_test::test_client_options();
+    co.max_idle_per_origin = 0; // every request connects
+    std::atomic<int> ok{0}, timed_out{0}, other{0};
+    std::mutex mu;
+    std::string unexpected;
+    auto record = [&](std::error_code ec) {
+        if (!ec)
+            ++ok;
+        else if (ec == errc::timed_out)
+            ++timed_out;
+        else {
+            ++other;
+            std::lock_guard<std::mutex> l(mu);
+            unexpected = ec.message();
+        }
+    };
+    std::vector<std::unique_ptr<client>> clients;
+    constexpr int n = 24;
+    for (int i = 0; i < n; ++i) {
+        auto o = co;
+        const auto t = std::chrono::milliseconds(i % 4); // 0 to 3 ms
+        o.timeout.resolve = o.timeout.connect = o.timeout.read = o.timeout.write = t;
+        clients.push_back(std::make_unique<client>(ioc.get_executor(), o));
+        client& c = *clients.back();
+        asio::co_spawn(
+            ioc,
+            [&, i, t]() -> asio::awaitable<void> {
+                for (int k = 0; k < 8; ++k) {
+                    // By name (localhost: one or more endpoints, ::1 may refuse).
+                    auto [ec, r] = co_await c.async_send(
+                        get("http://localhost:" + std::to_string(srv.port()) + "/n"),
+                        oidc::net::use_nothrow_awaitable);
+                    if (ec != asio::error::connection_refused) // localhost = ::1 only
+                        record(ec);
+                    // Two endpoints, the first refusing, on a connection of its own.
+                    auto conn = std::make_shared<oidc::http::connection>(
+                        co_await asio::this_coro::executor, nullptr);
+                    std::vector<asio::ip::tcp::endpoint> eps{refusing, accepting};
+                    std::error_code cec = co_await conn->connect_endpoints(
+                        std::move(eps), i % 8 < 4 ? t : std::chrono::milliseconds(5000));
+                    record(cec);
+                    conn->close();
+                }
+            },
+            asio::detached);
+    }
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i)
+        threads.emplace_back([&] { ioc.run_for(60s); });
+    for (auto& t : threads)
+        t.join();
+    INFO(unexpected);
+    CHECK(other == 0);
+    CHECK(ok + timed_out > 0);
+    CHECK(ok > 0); // the 5 s connects and the 3 ms ones mostly succeed
+    CHECK(ok + timed_out + other <= 2 * 8 * n);
 }
 
 // ---- against a real nginx (scripts/stages/20-http.sh starts it; hidden otherwise) ----
