@@ -9,14 +9,19 @@
 // machine do not count against either side. The raw side tries several OpenSSL strategies once
 // and keeps the fastest (see raw_candidates()): it verifies the same signing input and
 // signature, with the ECDSA signature converted to DER beforehand (outside the loop).
+// The raw side also tries OpenSSL 3.0's low-level (deprecated) SHA-256 API.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include <oidc/jose/jwt.hpp>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -221,6 +226,34 @@ std::vector<raw_candidate> raw_candidates(const fixture& f) {
                                return CRYPTO_memcmp(m, sig.data(), 32) == 0;
                            }});
         }
+#if !defined(OPENSSL_NO_DEPRECATED_3_0)
+        // (4) the same with the low-level SHA-256 API: the states are plain structs, copied
+        // without an allocation.
+        {
+            unsigned char ipad[64], opad[64];
+            for (std::size_t i = 0; i < 64; ++i) {
+                const unsigned char k =
+                    i < f.secret.size() ? static_cast<unsigned char>(f.secret[i]) : 0;
+                ipad[i] = k ^ 0x36;
+                opad[i] = k ^ 0x5c;
+            }
+            auto pads = std::make_shared<std::array<SHA256_CTX, 2>>();
+            SHA256_Init(&(*pads)[0]);
+            SHA256_Update(&(*pads)[0], ipad, 64);
+            SHA256_Init(&(*pads)[1]);
+            SHA256_Update(&(*pads)[1], opad, 64);
+            out.push_back({"hmac-sha256-lowlevel", [pads, in, in_len, sig] {
+                               unsigned char h[32], m[32];
+                               SHA256_CTX c = (*pads)[0];
+                               if (SHA256_Update(&c, in, in_len) != 1 || SHA256_Final(h, &c) != 1)
+                                   return false;
+                               c = (*pads)[1];
+                               if (SHA256_Update(&c, h, 32) != 1 || SHA256_Final(m, &c) != 1)
+                                   return false;
+                               return CRYPTO_memcmp(m, sig.data(), 32) == 0;
+                           }});
+        }
+#endif
         return out;
     }
     EVP_PKEY* pk = f.pkey.get();

@@ -3,6 +3,9 @@
 // every rule (the first input byte picks the profile and the optional checks). Checks:
 // - claims::parse (a hand-written single-pass reader) accepts exactly the JSON texts that the
 //   strict simdjson-based reader detail::json::parse_object accepts (differential);
+// - claims::parse (with its plain-text fast paths) and claims::parse_reference (every byte
+//   checked one by one) give the same result and the same claims; plain_scan's scalar, SSE2
+//   and AVX2 versions agree;
 // - an accepted claims set round-trips: to_json() parses back to the same text;
 // - validate() never accepts without the configured issuer and audience, and leaves no claims
 //   behind when it fails.
@@ -16,6 +19,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace jose = oidc::jose;
 
@@ -41,6 +45,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::fprintf(stderr, "claims::parse: %s, json::parse_object: %s\n", cec.message().c_str(),
                      jec.message().c_str());
         std::abort();
+    }
+    jose::claims ref;
+    if (jose::claims::parse_reference(in, ref) != cec || ref.to_json() != c.to_json() ||
+        ref.size() != c.size())
+        std::abort(); // the fast paths must read exactly what the reference reads
+    for (std::size_t i = 0; i < c.size(); ++i) {
+        const std::string_view n = c.name_at(i);
+        if (n != ref.name_at(i) || c.get_string(n) != ref.get_string(n) ||
+            c.type(n) != ref.type(n) || c.get_number(n) != ref.get_number(n))
+            std::abort();
+    }
+    {
+        std::vector<std::uint64_t> a, b;
+        const auto ra = jose::detail::plain_scan_scalar(in, a);
+        const auto rb = jose::detail::plain_scan(in, b);
+        if (ra != rb || (ra != jose::detail::text_checked && a != b))
+            std::abort();
     }
     if (!cec) {
         (void)c.iss();

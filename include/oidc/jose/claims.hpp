@@ -3,6 +3,7 @@
 #pragma once
 
 #include <oidc/error.hpp>
+#include <oidc/jose/base64url.hpp> // OIDC_B64URL_AVX2, detail::b64url_have_avx2
 
 #include <array>
 #include <charconv>
@@ -13,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 #if defined(__SSE2__)
@@ -50,6 +52,9 @@ public:
     /// The same, taking the text from `json` without a copy: `json` receives a spare buffer
     /// (for callers that decode into a reused string).
     static inline std::error_code parse_swap(std::string& json, claims& out);
+    /// The same reader without its plain-text fast paths (every byte checked one by one):
+    /// same results as parse(), for differential tests and fuzzing.
+    static inline std::error_code parse_reference(std::string_view json, claims& out);
 
     // ---- registered and common claims ----
     std::string_view iss() const noexcept { return str(k_iss); }
@@ -204,8 +209,9 @@ private:
         claim_type type = claim_type::null;
         bool boolean = false;
     };
+    template <int Mode>
     struct parser;
-    static inline std::error_code parse_owned(claims& out);
+    static inline std::error_code parse_owned(claims& out, bool fast_paths = true);
 
     std::string_view view(const text_ref& r) const noexcept {
         return std::string_view(r.decoded ? dec_ : json_).substr(r.off, r.len);
@@ -236,7 +242,7 @@ private:
         return static_cast<std::int64_t>(f);
     }
     /// A cheap hash of a member name (length and three bytes), for quick comparisons.
-    static std::uint32_t name_hash(std::string_view s) noexcept {
+    static constexpr std::uint32_t name_hash(std::string_view s) noexcept {
         std::uint32_t h = static_cast<std::uint32_t>(s.size()) << 24;
         if (!s.empty())
             h ^= static_cast<std::uint32_t>(static_cast<unsigned char>(s[0])) << 16 ^
@@ -268,70 +274,6 @@ private:
 };
 
 namespace detail {
-
-/// The bytes of a short name as a little-endian integer (the first 8 bytes).
-constexpr std::uint64_t pack_name(std::string_view s) noexcept {
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < s.size() && i < 8; ++i)
-        v |= static_cast<std::uint64_t>(static_cast<unsigned char>(s[i])) << (8 * i);
-    return v;
-}
-
-/// Which typed claim a member name is, or k_count.
-inline claims::known known_claim(std::string_view n) noexcept {
-    using k = claims::known;
-    std::uint64_t v = 0;
-    switch (n.size()) {
-    case 3:
-        std::memcpy(&v, n.data(), 3);
-        switch (v) {
-        case pack_name("iss"):
-            return k::k_iss;
-        case pack_name("iat"):
-            return k::k_iat;
-        case pack_name("sub"):
-            return k::k_sub;
-        case pack_name("sid"):
-            return k::k_sid;
-        case pack_name("aud"):
-            return k::k_aud;
-        case pack_name("azp"):
-            return k::k_azp;
-        case pack_name("acr"):
-            return k::k_acr;
-        case pack_name("amr"):
-            return k::k_amr;
-        case pack_name("exp"):
-            return k::k_exp;
-        case pack_name("nbf"):
-            return k::k_nbf;
-        case pack_name("jti"):
-            return k::k_jti;
-        default:
-            return k::k_count;
-        }
-    case 5:
-        std::memcpy(&v, n.data(), 5);
-        return v == pack_name("nonce")   ? k::k_nonce
-               : v == pack_name("scope") ? k::k_scope
-                                         : k::k_count;
-    case 6:
-        std::memcpy(&v, n.data(), 6);
-        return v == pack_name("c_hash") ? k::k_c_hash : k::k_count;
-    case 7:
-        std::memcpy(&v, n.data(), 7);
-        return v == pack_name("at_hash") ? k::k_at_hash : k::k_count;
-    case 9:
-        std::memcpy(&v, n.data(), 8);
-        if (v == pack_name("auth_tim") && n[8] == 'e')
-            return k::k_auth_time;
-        if (v == pack_name("client_i") && n[8] == 'd')
-            return k::k_client_id;
-        return k::k_count;
-    default:
-        return k::k_count;
-    }
-}
 
 inline int hex_value(char c) noexcept {
     if (c >= '0' && c <= '9')
@@ -385,45 +327,175 @@ inline void append_utf8(std::string& out, std::uint32_t cp) {
     }
 }
 
-/// Fills `bits` with one bit per byte of `s`, set at each '"', and returns true when `s`
-/// holds no byte below 0x20, no backslash and no byte from 0x80 (then strings need no check
-/// beyond finding their closing quote). False, with `bits` unspecified, otherwise.
-inline bool quote_bitmap(std::string_view s, std::vector<std::uint64_t>& bits) {
-#if defined(__SSE2__)
+/// What plain_scan found.
+enum plain_text : std::uint8_t {
+    text_checked = 0, ///< escapes, control bytes or non-ASCII: every string needs a look
+    text_plain = 1,   ///< none of those: strings end at the next quote, nothing inside to check
+    text_compact = 3, ///< plain, and no whitespace outside strings
+};
+
+/// Bit i set when an odd number of bits up to i are set in `x` (inside a quoted span).
+constexpr std::uint64_t prefix_xor(std::uint64_t x) noexcept {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
+}
+
+/// The state of plain_scan between 64-byte blocks.
+struct plain_scan_state {
+    std::uint64_t in_string = 0; ///< all ones when the previous block ended inside a string
+    std::uint64_t spaces_outside = 0;
+    bool special = false;
+
+    /// Takes the quote and space bits of the next `keep` bytes (bits 0..keep-1).
+    void add(std::uint64_t quotes, std::uint64_t spaces, unsigned keep) noexcept {
+        const std::uint64_t inside = prefix_xor(quotes) ^ in_string;
+        spaces_outside |= spaces & ~inside;
+        in_string =
+            static_cast<std::uint64_t>(static_cast<std::int64_t>(inside << (64 - keep)) >> 63);
+    }
+    plain_text result() const noexcept {
+        return special ? text_checked : spaces_outside ? text_plain : text_compact;
+    }
+};
+
+/// Runs `block(q, keep)` over `s` in 64-byte blocks; `block` returns the quote bits of the
+/// `keep` bytes ending at q + 64 (bits 0..keep-1). A last partial block is read as the last
+/// 64 bytes (overlapping) or, for a text under 64 bytes, from a padded copy.
+template <class Block>
+inline void plain_blocks(std::string_view s, std::vector<std::uint64_t>& bits, Block&& block) {
     const std::size_t n = s.size();
-    bits.resize((n + 63) / 64);
+    bits.assign((n + 63) / 64 + 1, 0); // and a zero word after the text's words
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const __m128i quote = _mm_set1_epi8('"');
+    std::size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        bits[i / 64] = block(p + i, 64u);
+    if (i < n) {
+        const auto rest = static_cast<unsigned>(n - i);
+        if (n >= 64) {
+            bits[i / 64] = block(p + n - 64, rest);
+        } else {
+            alignas(32) unsigned char tail[64];
+            std::memset(tail, 'x', sizeof tail);
+            std::memcpy(tail + 64 - rest, p + i, rest);
+            bits[i / 64] = block(tail, rest);
+        }
+    }
+}
+
+/// plain_scan one byte at a time (the portable version and the reference of the others).
+inline plain_text plain_scan_scalar(std::string_view s, std::vector<std::uint64_t>& bits) {
+    plain_scan_state st;
+    plain_blocks(s, bits, [&](const unsigned char* q, unsigned keep) {
+        std::uint64_t quotes = 0, spaces = 0;
+        for (unsigned k = 64 - keep; k < 64; ++k) {
+            const unsigned c = q[k];
+            st.special |= c < 0x20 || c >= 0x80 || c == '\\';
+            quotes |= static_cast<std::uint64_t>(c == '"') << (k - (64 - keep));
+            spaces |= static_cast<std::uint64_t>(c == ' ') << (k - (64 - keep));
+        }
+        st.add(quotes, spaces, keep);
+        return quotes;
+    });
+    return st.result();
+}
+
+#if defined(__SSE2__)
+/// plain_scan with SSE2.
+inline plain_text plain_scan_sse2(std::string_view s, std::vector<std::uint64_t>& bits) {
+    plain_scan_state st;
     const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
+    const __m128i space = _mm_set1_epi8(' ');
+    const __m128i quote = _mm_set1_epi8('"');
     __m128i special = _mm_setzero_si128();
-    auto word = [&](const unsigned char* q) {
-        std::uint64_t w = 0;
+    plain_blocks(s, bits, [&](const unsigned char* q, unsigned keep) {
+        std::uint64_t quotes = 0, spaces = 0;
         for (int k = 0; k < 4; ++k) {
             const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16 * k));
             // Signed: bytes from 0x80 are negative, hence below 0x20 too.
             special = _mm_or_si128(
                 special, _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, backslash)));
-            w |= static_cast<std::uint64_t>(
-                     static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote))))
-                 << (16 * k);
+            quotes |= static_cast<std::uint64_t>(
+                          static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote))))
+                      << (16 * k);
+            spaces |= static_cast<std::uint64_t>(
+                          static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, space))))
+                      << (16 * k);
         }
-        return w;
-    };
-    std::size_t i = 0;
-    for (; i + 64 <= n; i += 64)
-        bits[i / 64] = word(p + i);
-    if (i < n) {
-        alignas(16) unsigned char tail[64];
-        std::memset(tail, ' ', sizeof tail);
-        std::memcpy(tail, p + i, n - i);
-        bits[i / 64] = word(tail);
+        quotes >>= 64 - keep;
+        st.add(quotes, spaces >> (64 - keep), keep);
+        return quotes;
+    });
+    st.special = _mm_movemask_epi8(special) != 0;
+    return st.result();
+}
+#endif
+
+#if OIDC_B64URL_AVX2
+/// plain_scan with AVX2 (its own loop: a lambda would not be inlined across the target).
+__attribute__((target("avx2"))) inline plain_text
+plain_scan_avx2(std::string_view s, std::vector<std::uint64_t>& bits) {
+    const std::size_t n = s.size();
+    if (n < 64)
+        return plain_scan_sse2(s, bits);
+    bits.assign((n + 63) / 64 + 1, 0); // and a zero word after the text's words
+    std::uint64_t* out = bits.data();
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const __m256i backslash = _mm256_set1_epi8('\\');
+    const __m256i space = _mm256_set1_epi8(' ');
+    const __m256i quote = _mm256_set1_epi8('"');
+    __m256i special = _mm256_setzero_si256();
+    plain_scan_state st;
+    for (std::size_t i = 0; i < n; i += 64) {
+        // The last partial block is read as the last 64 bytes (overlapping the previous one).
+        const unsigned keep = n - i >= 64 ? 64u : static_cast<unsigned>(n - i);
+        const unsigned char* q = p + (keep == 64 ? i : n - 64);
+        const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+        const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32));
+        // Signed: bytes from 0x80 are negative, hence below 0x20 too.
+        special = _mm256_or_si256(
+            special,
+            _mm256_or_si256(
+                _mm256_or_si256(_mm256_cmpgt_epi8(space, lo), _mm256_cmpeq_epi8(lo, backslash)),
+                _mm256_or_si256(_mm256_cmpgt_epi8(space, hi), _mm256_cmpeq_epi8(hi, backslash))));
+        const std::uint64_t quotes =
+            (static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, quote))) |
+             static_cast<std::uint64_t>(
+                 static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, quote))))
+                 << 32) >>
+            (64 - keep);
+        const std::uint64_t spaces =
+            (static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, space))) |
+             static_cast<std::uint64_t>(
+                 static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, space))))
+                 << 32) >>
+            (64 - keep);
+        st.add(quotes, spaces, keep);
+        out[i / 64] = quotes;
     }
-    return _mm_movemask_epi8(special) == 0;
+    st.special = !_mm256_testz_si256(special, special);
+    return st.result();
+}
+#endif
+
+/// Fills `bits` with one bit per byte of `s`, set at each '"' (plus one zero word after them),
+/// and tells whether `s` is plain (no byte below 0x20, no backslash, no byte from 0x80: then
+/// strings need no check beyond finding their closing quote) and compact (plain with no space
+/// outside strings). For a text that is not plain, `bits` is unspecified. AVX2 when the CPU
+/// has it, else SSE2, else one byte at a time; the three give the same results.
+inline plain_text plain_scan(std::string_view s, std::vector<std::uint64_t>& bits) {
+#if OIDC_B64URL_AVX2
+    if (b64url_have_avx2())
+        return plain_scan_avx2(s, bits);
+#endif
+#if defined(__SSE2__)
+    return plain_scan_sse2(s, bits);
 #else
-    (void)s;
-    (void)bits;
-    return false;
+    return plain_scan_scalar(s, bits);
 #endif
 }
 
@@ -431,6 +503,11 @@ inline bool quote_bitmap(std::string_view s, std::vector<std::uint64_t>& bits) {
 
 /// The single-pass reader behind claims::parse: validates the whole text and indexes the
 /// top-level members (names, value spans, typed values) into the claims object.
+///
+/// `Mode` (a detail::plain_text value) selects the string and whitespace readers: text_checked
+/// checks every byte; text_plain finds a string's end in the quote bitmap; text_compact also
+/// skips no whitespace (there is none outside strings). The three read the same language.
+template <int Mode>
 struct claims::parser {
     /// Internal result (cheaper than std::error_code on the hot path).
     enum perr : std::uint8_t { p_ok = 0, p_invalid, p_dup, p_claim };
@@ -440,22 +517,31 @@ struct claims::parser {
     const char* b; ///< start of c.json_
     const char* p;
     const char* e;
-    std::vector<std::string_view> keys; ///< names of the objects being read (duplicate check)
-    std::vector<text_ref> items;        ///< strings of the top-level array being read
+    std::vector<std::string_view>& keys; ///< names of the objects being read (duplicates)
+    std::vector<text_ref>& items;        ///< strings of the top-level array being read
     bool items_all_strings = true;
     bool claim_error = false;
-    /// When the text holds no byte below 0x20, no backslash and no byte from 0x80 (the usual
-    /// compact JWT payload): one bit per byte set at each '"', so a string ends at the next
-    /// set bit with nothing inside to check. Null otherwise.
+    /// Plain modes (the text holds no byte below 0x20, no backslash and no byte from 0x80: the
+    /// usual compact JWT payload): one bit per byte set at each '"', so a string ends at the
+    /// next set bit with nothing inside to check. Unused in text_checked mode.
     const std::uint64_t* quotes = nullptr;
     std::size_t quote_words = 0;
 
     std::uint32_t off(const char* q) const noexcept { return static_cast<std::uint32_t>(q - b); }
+    /// c.view(r) (plain texts have no decoded strings).
+    std::string_view sv(const text_ref& r) const noexcept {
+        if constexpr (Mode != detail::text_checked)
+            return std::string_view(b + r.off, r.len);
+        else
+            return c.view(r);
+    }
 
     // The text is c.json_, a std::string: *e is '\0', which matches no expected byte, so the
     // structural checks below read *p without comparing p with e (p never passes e).
 
     [[gnu::always_inline]] void ws() noexcept {
+        if constexpr (Mode == detail::text_compact)
+            return; // no whitespace outside strings
         // One comparison when there is no whitespace (compact JSON).
         while (static_cast<unsigned char>(*p) <= ' ' &&
                (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
@@ -465,25 +551,26 @@ struct claims::parser {
     // Scans a string whose opening quote is at p. `out` receives the decoded text: a span of
     // the input when there is no escape, else a span of c.dec_ (only when `decode`).
     [[gnu::always_inline]] perr string(text_ref& out, bool decode) {
-        if (quotes) {
+        if constexpr (Mode != detail::text_checked) {
+            // The closing quote is the next quote bit after the opening one. `quotes` has a
+            // zero word after the text's words, so word `w` is always there.
             ++p;
-            const char* start = p;
             const std::size_t pos = off(p);
             std::size_t w = pos >> 6;
-            std::uint64_t bits = w < quote_words ? quotes[w] >> (pos & 63) : 0;
+            std::uint64_t bits = quotes[w] >> (pos & 63);
             std::size_t q = pos;
             if (bits == 0) {
                 do {
                     if (++w >= quote_words)
-                        return p_invalid;
+                        return p_invalid; // unterminated
                 } while (quotes[w] == 0);
                 bits = quotes[w];
                 q = w * 64;
             }
             q += static_cast<std::size_t>(__builtin_ctzll(bits));
-            p = b + q;
-            out = text_ref{off(start), static_cast<std::uint32_t>(q - pos), false};
-            ++p;
+            out = text_ref{static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(q - pos),
+                           false};
+            p = b + q + 1;
             return p_ok;
         }
         return string_checked(out, decode);
@@ -861,7 +948,7 @@ struct claims::parser {
             // Names are decoded only when they hold an escape (for the duplicate check).
             if (auto ec = string(k, true))
                 return ec;
-            std::string_view name = c.view(k);
+            std::string_view name = sv(k);
             for (std::size_t i = first; i < keys.size(); ++i)
                 if (keys[i] == name)
                     return p_dup;
@@ -893,31 +980,53 @@ struct claims::parser {
         }
     }
 
-    // Duplicate check of the top-level names: an open-addressing table of entry indexes
-    // (64 slots, used up to 40 names; beyond that a linear scan over the name hashes).
-    std::uint8_t slots[64];
+    // Which typed claim a member name is, or k_count: bits 6..12 of name_hash tell the typed
+    // names apart (checked at compile time), then one comparison.
+    static known known_by_hash(std::string_view n, std::uint32_t h) noexcept {
+        static constexpr std::string_view names[k_count] = {
+            "iss",       "sub", "aud", "exp", "nbf",     "iat",    "jti",   "azp",      "nonce",
+            "auth_time", "acr", "amr", "sid", "at_hash", "c_hash", "scope", "client_id"};
+        static constexpr std::array<std::uint8_t, 128> table = [] {
+            std::array<std::uint8_t, 128> t{};
+            for (auto& x : t)
+                x = k_count;
+            for (std::uint8_t k = 0; k < k_count; ++k) {
+                auto& slot = t[(name_hash(names[k]) >> 6) & 127];
+                if (slot != k_count)
+                    throw "two typed claim names share a slot: change the bits";
+                slot = k;
+            }
+            return t;
+        }();
+        const std::uint8_t k = table[(h >> 6) & 127];
+        if (k == k_count || n.size() != names[k].size())
+            return k_count;
+        for (std::size_t i = 0; i < n.size(); ++i)
+            if (n[i] != names[k][i])
+                return k_count;
+        return static_cast<known>(k);
+    }
+
+    // Duplicate check of the top-level names: a 128-bit filter on the name hashes; a name
+    // whose bit is already set (a repeated name or a collision) is compared with the earlier
+    // entries (their hashes first).
+    std::uint64_t seen[2];
     bool unique_top_name(std::string_view name, std::uint32_t h) noexcept {
-        const std::size_t n = c.entries_.size() - 1; // index of the new entry
-        if (n >= 40) {
-            for (std::size_t i = 0; i < n; ++i)
-                if (c.entries_[i].hash == h && c.view(c.entries_[i].name) == name)
-                    return false;
+        const std::uint64_t bit = std::uint64_t{1} << ((h >> 25) & 63);
+        std::uint64_t& w = seen[h >> 31];
+        if ((w & bit) == 0) {
+            w |= bit;
             return true;
         }
-        for (std::size_t s = h >> 26;; s = (s + 1) & 63) {
-            const std::uint8_t i = slots[s];
-            if (i == 0xFF) {
-                slots[s] = static_cast<std::uint8_t>(n);
-                return true;
-            }
-            if (c.entries_[i].hash == h && c.view(c.entries_[i].name) == name)
+        const std::size_t n = c.entries_.size() - 1; // index of the new entry
+        for (std::size_t i = 0; i < n; ++i)
+            if (c.entries_[i].hash == h && sv(c.entries_[i].name) == name)
                 return false;
-        }
+        return true;
     }
 
     // The top-level object: every member becomes an entry.
     perr top() {
-        std::memset(slots, 0xFF, sizeof slots);
         ws();
         if (*p != '{')
             return p_invalid;
@@ -934,7 +1043,7 @@ struct claims::parser {
                 if (auto ec = string(en.name, true))
                     return ec;
                 en.key_len = off(p) - en.key_off;
-                const std::string_view name = c.view(en.name);
+                const std::string_view name = sv(en.name);
                 en.hash = name_hash(name);
                 if (!unique_top_name(name, en.hash))
                     return p_dup;
@@ -943,7 +1052,7 @@ struct claims::parser {
                     return p_invalid;
                 ++p;
                 ws();
-                const known k = detail::known_claim(name);
+                const known k = known_by_hash(name, en.hash);
                 items.clear();
                 items_all_strings = true;
                 en.raw_off = off(p);
@@ -1018,7 +1127,13 @@ inline std::error_code claims::parse_swap(std::string& json, claims& out) {
     return parse_owned(out);
 }
 
-inline std::error_code claims::parse_owned(claims& out) {
+inline std::error_code claims::parse_reference(std::string_view json, claims& out) {
+    out.clear();
+    out.json_.assign(json.data(), json.size());
+    return parse_owned(out, false);
+}
+
+inline std::error_code claims::parse_owned(claims& out, bool fast_paths) {
     if (out.json_.size() > 0xFFFFFFF0u) {
         out.clear();
         return errc::input_too_large;
@@ -1030,27 +1145,33 @@ inline std::error_code claims::parse_owned(claims& out) {
     thread_local std::vector<text_ref> items;
     thread_local std::vector<std::uint64_t> quotes;
     keys.clear();
-    const bool plain = detail::quote_bitmap(out.json_, quotes);
-    parser ps{out,
-              out.json_.data(),
-              out.json_.data(),
-              out.json_.data() + out.json_.size(),
-              std::move(keys),
-              std::move(items),
-              true,
-              false,
-              plain ? quotes.data() : nullptr,
-              quotes.size(),
-              {}};
-    const parser::perr r = ps.top();
-    keys = std::move(ps.keys);
-    items = std::move(ps.items);
-    if (r == parser::p_ok)
+    const detail::plain_text mode =
+        fast_paths ? detail::plain_scan(out.json_, quotes) : detail::text_checked;
+    auto run = [&](auto m) {
+        parser<decltype(m)::value> ps{out,
+                                      out.json_.data(),
+                                      out.json_.data(),
+                                      out.json_.data() + out.json_.size(),
+                                      keys,
+                                      items,
+                                      true,
+                                      false,
+                                      quotes.data(),
+                                      quotes.empty() ? 0 : quotes.size() - 1,
+                                      {}};
+        return static_cast<int>(ps.top());
+    };
+    const int r =
+        mode == detail::text_compact ? run(std::integral_constant<int, detail::text_compact>())
+        : mode == detail::text_plain ? run(std::integral_constant<int, detail::text_plain>())
+                                     : run(std::integral_constant<int, detail::text_checked>());
+    using perr = parser<detail::text_checked>::perr;
+    if (r == perr::p_ok)
         return {};
     out.clear();
-    return r == parser::p_dup     ? errc::json_duplicate_member
-           : r == parser::p_claim ? errc::claim_invalid
-                                  : errc::json_invalid;
+    return r == perr::p_dup     ? errc::json_duplicate_member
+           : r == perr::p_claim ? errc::claim_invalid
+                                : errc::json_invalid;
 }
 
 inline bool claims::has_scope(std::string_view s) const noexcept {

@@ -12,6 +12,18 @@
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
 
+// HMAC on SHA-2 states that absorbed key^ipad / key^opad once (RFC 2104 2): OpenSSL 3.0's
+// low-level SHA API (deprecated, not removed) copies such a state with a plain struct copy,
+// where EVP_MD_CTX_copy_ex allocates a provider context per copy. Off when OpenSSL is built or
+// included without the 3.0 deprecated API, when OIDC_NO_LOW_LEVEL_SHA is defined, and at run
+// time under FIPS default properties (then HMAC goes through EVP_MAC).
+#if !defined(OPENSSL_NO_DEPRECATED_3_0) && !defined(OIDC_NO_LOW_LEVEL_SHA)
+#include <openssl/sha.h>
+#define OIDC_LOW_LEVEL_SHA 1
+#else
+#define OIDC_LOW_LEVEL_SHA 0
+#endif
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -43,6 +55,88 @@ struct verify_ctx {
     ossl::mac_ctx_ptr mac;
 };
 
+#if OIDC_LOW_LEVEL_SHA
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+/// The HMAC key schedule of an oct key for one hash: the hash states after key^ipad and
+/// key^opad (key material: cleansed on destruction, never copied out).
+struct hmac_pads {
+    ossl::hash h = ossl::hash::sha256;
+    SHA256_CTX in256{}, out256{};
+    SHA512_CTX in512{}, out512{};
+
+    hmac_pads() = default;
+    hmac_pads(const hmac_pads&) = delete;
+    hmac_pads& operator=(const hmac_pads&) = delete;
+    ~hmac_pads() { OPENSSL_cleanse(static_cast<void*>(this), sizeof *this); }
+
+    /// The schedule of `key` (hashed first when longer than the block, RFC 2104 2), or null.
+    static std::unique_ptr<hmac_pads> make(std::string_view key, ossl::hash h) {
+        auto p = std::make_unique<hmac_pads>();
+        p->h = h;
+        const bool s256 = h == ossl::hash::sha256;
+        const std::size_t block = s256 ? 64 : 128;
+        unsigned char k[128] = {};
+        bool ok = true;
+        if (key.size() > block) {
+            const auto* d = reinterpret_cast<const unsigned char*>(key.data());
+            ok = (s256                      ? SHA256(d, key.size(), k)
+                  : h == ossl::hash::sha384 ? SHA384(d, key.size(), k)
+                                            : SHA512(d, key.size(), k)) != nullptr;
+        } else {
+            std::memcpy(k, key.data(), key.size());
+        }
+        unsigned char ipad[128], opad[128];
+        for (std::size_t i = 0; i < block; ++i) {
+            ipad[i] = static_cast<unsigned char>(k[i] ^ 0x36);
+            opad[i] = static_cast<unsigned char>(k[i] ^ 0x5c);
+        }
+        if (s256)
+            ok = ok && SHA256_Init(&p->in256) == 1 && SHA256_Update(&p->in256, ipad, block) == 1 &&
+                 SHA256_Init(&p->out256) == 1 && SHA256_Update(&p->out256, opad, block) == 1;
+        else if (h == ossl::hash::sha384)
+            ok = ok && SHA384_Init(&p->in512) == 1 && SHA384_Update(&p->in512, ipad, block) == 1 &&
+                 SHA384_Init(&p->out512) == 1 && SHA384_Update(&p->out512, opad, block) == 1;
+        else
+            ok = ok && SHA512_Init(&p->in512) == 1 && SHA512_Update(&p->in512, ipad, block) == 1 &&
+                 SHA512_Init(&p->out512) == 1 && SHA512_Update(&p->out512, opad, block) == 1;
+        OPENSSL_cleanse(k, sizeof k);
+        OPENSSL_cleanse(ipad, sizeof ipad);
+        OPENSSL_cleanse(opad, sizeof opad);
+        return ok ? std::move(p) : nullptr;
+    }
+
+    /// HMAC(key, in) into `mac` (hash_size(h) bytes).
+    void compute(const unsigned char* in, std::size_t n, unsigned char* mac) const noexcept {
+        if (h == ossl::hash::sha256) {
+            SHA256_CTX c = in256;
+            unsigned char inner[32];
+            SHA256_Update(&c, in, n);
+            SHA256_Final(inner, &c);
+            c = out256;
+            SHA256_Update(&c, inner, sizeof inner);
+            SHA256_Final(mac, &c);
+            OPENSSL_cleanse(&c, sizeof c);
+            return;
+        }
+        SHA512_CTX c = in512;
+        unsigned char inner[64];
+        const bool s384 = h == ossl::hash::sha384;
+        SHA512_Update(&c, in, n);
+        s384 ? SHA384_Final(inner, &c) : SHA512_Final(inner, &c);
+        c = out512;
+        SHA512_Update(&c, inner, s384 ? 48 : 64);
+        s384 ? SHA384_Final(mac, &c) : SHA512_Final(mac, &c);
+        OPENSSL_cleanse(&c, sizeof c);
+    }
+};
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
 /// The shared, immutable state of a key plus its lock-free verification cache: one cached
 /// context per algorithm, taken with an atomic exchange and given back after use (threads
 /// that find the slot empty build their own, and free it if the slot was refilled).
@@ -61,6 +155,28 @@ struct key_data {
     bool has_alg = false;         ///< an "alg" member is present (maybe unknown: then unusable)
 
     mutable std::array<std::atomic<verify_ctx*>, alg_count> slots{};
+#if OIDC_LOW_LEVEL_SHA
+    /// HMAC schedules by hash, built on first use and immutable once published.
+    mutable std::array<std::atomic<hmac_pads*>, 3> pads{};
+
+    /// The HMAC schedule for `h`, or null (FIPS default properties, or a failure): then the
+    /// caller uses EVP_MAC.
+    const hmac_pads* pads_for(ossl::hash h) const {
+        auto& slot = pads[static_cast<std::size_t>(h)];
+        if (hmac_pads* p = slot.load(std::memory_order_acquire))
+            return p;
+        if (kty != key_type::oct || EVP_default_properties_is_fips_enabled(nullptr) == 1)
+            return nullptr;
+        std::unique_ptr<hmac_pads> made = hmac_pads::make(secret, h);
+        if (!made)
+            return nullptr;
+        hmac_pads* expected = nullptr;
+        if (slot.compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+            return made.release();
+        return expected; // another thread published first
+    }
+#endif
 
     key_data() = default;
     key_data(const key_data&) = delete;
@@ -68,6 +184,10 @@ struct key_data {
     ~key_data() {
         for (auto& s : slots)
             delete s.load(std::memory_order_relaxed);
+#if OIDC_LOW_LEVEL_SHA
+        for (auto& p : pads)
+            delete p.load(std::memory_order_relaxed);
+#endif
         if (!secret.empty())
             OPENSSL_cleanse(secret.data(), secret.size());
     }

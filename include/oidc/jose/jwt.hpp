@@ -262,7 +262,6 @@ namespace detail {
 /// Per-thread buffers of validate().
 struct validate_state {
     std::string header, payload, signature;
-    claims header_claims;
 };
 
 inline validate_state& validate_buffers() {
@@ -270,32 +269,109 @@ inline validate_state& validate_buffers() {
     return s;
 }
 
+/// The members of a simple protected header.
+struct simple_header {
+    std::string_view alg, kid, typ;
+};
+
+/// Reads a protected header of the common shape: a JSON object (whitespace allowed) whose
+/// members are alg (required), kid, typ and cty, each at most once, each a string without
+/// escape, control or non-ASCII byte. False for anything else - including texts that are
+/// valid JSON, such as an escaped string, another member or a duplicate - which the general
+/// path (jws::parse) then reads, accepts or refuses with its own error.
+inline bool read_simple_header(std::string_view text, simple_header& out) noexcept {
+    const char* p = text.data();
+    const char* const e = p + text.size();
+    auto ws = [&] {
+        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+            ++p;
+    };
+    auto str = [&](std::string_view& v) {
+        if (p >= e || *p != '"')
+            return false;
+        const char* const start = ++p;
+        for (; p < e; ++p) {
+            const auto c = static_cast<unsigned char>(*p);
+            if (c == '"') {
+                v = std::string_view(start, static_cast<std::size_t>(p - start));
+                ++p;
+                return true;
+            }
+            if (c < 0x20 || c >= 0x80 || c == '\\')
+                return false;
+        }
+        return false;
+    };
+    ws();
+    if (p >= e || *p != '{')
+        return false;
+    ++p;
+    unsigned seen = 0;
+    for (;;) {
+        ws();
+        std::string_view name, value;
+        if (!str(name))
+            return false;
+        ws();
+        if (p >= e || *p != ':')
+            return false;
+        ++p;
+        ws();
+        if (!str(value))
+            return false;
+        unsigned bit = 0;
+        if (name == "alg") {
+            bit = 1;
+            out.alg = value;
+        } else if (name == "kid") {
+            bit = 2;
+            out.kid = value;
+        } else if (name == "typ") {
+            bit = 4;
+            out.typ = value;
+        } else if (name == "cty") {
+            bit = 8;
+        } else {
+            return false;
+        }
+        if (seen & bit)
+            return false;
+        seen |= bit;
+        ws();
+        if (p < e && *p == ',') {
+            ++p;
+            continue;
+        }
+        if (p < e && *p == '}')
+            break;
+        return false;
+    }
+    ++p;
+    ws();
+    return p == e && (seen & 1) != 0;
+}
+
 /// The common case of validate() without building a jws: a compact token whose protected
 /// header holds only string members alg, kid, typ and cty (Keycloak, oidc-provider, Auth0,
-/// Entra ID ...). Anything else - a parse error, another header member (crit, b64, jku ...), a
-/// member of another type, alg none or unknown - returns false, and validate() takes the
-/// general path through jws::parse, which reports the error or handles the member.
+/// Entra ID ...; see read_simple_header). Anything else - a parse error, another header member
+/// (crit, b64, jku ...), a member of another type, alg none or unknown - returns false, and
+/// validate() takes the general path through jws::parse, which reports the error or handles
+/// the member.
 inline bool validate_common(std::string_view token, const jwk_set& keys,
                             const validation_options& opt, claims& out, std::error_code& ec) {
+    // A third dot would be in the payload, which then fails to decode ('.' is outside the
+    // base64url alphabet): the general path reports it.
     const std::size_t d1 = token.find('.');
     if (d1 == std::string_view::npos || d1 == 0)
         return false;
-    const std::size_t d2 = token.find('.', d1 + 1);
-    if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos)
+    const std::size_t d2 = token.rfind('.');
+    if (d2 == d1)
         return false;
     validate_state& st = validate_buffers();
-    if (base64url_decode(token.substr(0, d1), st.header) ||
-        claims::parse(st.header, st.header_claims))
+    simple_header h;
+    if (base64url_decode(token.substr(0, d1), st.header) || !read_simple_header(st.header, h))
         return false;
-    const claims& h = st.header_claims;
-    for (std::size_t i = 0; i < h.size(); ++i) {
-        const std::string_view n = h.name_at(i);
-        if ((n != "alg" && n != "kid" && n != "typ" && n != "cty") ||
-            h.type(n) != claim_type::string)
-            return false;
-    }
-    const auto name = h.get_string("alg");
-    const auto a = name ? alg_from_string(*name) : std::nullopt;
+    const auto a = alg_from_string(h.alg);
     if (!a || *a == alg::none)
         return false;
     if (base64url_decode(token.substr(d1 + 1, d2 - d1 - 1), st.payload) ||
@@ -307,14 +383,14 @@ inline bool validate_common(std::string_view token, const jwk_set& keys,
         ec = errc::alg_not_allowed;
         return true;
     }
-    const jwk* key = keys.select(h.get_string("kid").value_or(""), *a);
+    const jwk* key = keys.select(h.kid, *a);
     if (!key) {
         ec = errc::key_not_found;
         return true;
     }
     if ((ec = verify(*a, *key, token.substr(0, d2), st.signature)))
         return true;
-    if ((ec = check_typ(h.get_string("typ").value_or(""), opt)))
+    if ((ec = check_typ(h.typ, opt)))
         return true;
     if ((ec = claims::parse_swap(st.payload, out)))
         return true;
