@@ -23,10 +23,12 @@
 #   already), arms the timer and awaits a coroutine only for what must wait; 2 syscalls
 #   per keep-alive request (sendto, recvfrom) instead of 4 (+ epoll_ctl, epoll_wait) and
 #   wrk's 7; pool entries kept when empty, pool key and request-target built in reused
-#   buffers, one coroutine frame less. Measured only on a loaded machine (2 s runs at
-#   load 4: 0.66-1.0x wrk on 1 conn, ~10k req/s each; at load 10-14 nothing usable):
-#   client CPU per request was still ~1.5-2x wrk's in user space (TLS records, request
-#   and response objects, parser). The lead's idle-machine run is the reference.
+#   buffers, one coroutine frame less. Loaded machine (load 4.1-4.9, 16:43, three
+#   rounds of 3 s, same steps as below): 1 conn 0.81 / 0.88 / 0.64x wrk (median 0.81x)
+#   and 1.61 / 1.67 / 1.22x curl (1.61x); 16 conns 1.06 / 1.04 / 0.94x wrk (1.04x) and
+#   2.46 / 2.52 / 2.12x curl (2.46x). The client's user-space CPU per request is still
+#   ~1.5-2x wrk's (request and response objects, parser, TLS record calls): the syscalls
+#   are no longer the gap. The lead's idle-machine run is the reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
