@@ -194,18 +194,21 @@ std::vector<raw_candidate> raw_candidates(const fixture& f) {
                            EVP_MAC_CTX_free(c);
                            return CRYPTO_memcmp(m, sig.data(), 32) == 0;
                        }});
+        // key^ipad and key^opad of a key of at most 64 bytes (RFC 2104 2).
+        auto hmac_pads = [](const std::string& key, unsigned char* ipad, unsigned char* opad) {
+            for (std::size_t i = 0; i < 64; ++i) {
+                const unsigned char k = i < key.size() ? static_cast<unsigned char>(key[i]) : 0;
+                ipad[i] = k ^ 0x36;
+                opad[i] = k ^ 0x5c;
+            }
+        };
         // (3) HMAC by hand (RFC 2104) on SHA-256 contexts that absorbed key^ipad and key^opad
         // once: copy, update, final, twice per MAC.
         {
             EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
             std::shared_ptr<EVP_MD> mdp(md, EVP_MD_free);
             unsigned char ipad[64], opad[64];
-            for (std::size_t i = 0; i < 64; ++i) {
-                const unsigned char k =
-                    i < f.secret.size() ? static_cast<unsigned char>(f.secret[i]) : 0;
-                ipad[i] = k ^ 0x36;
-                opad[i] = k ^ 0x5c;
-            }
+            hmac_pads(f.secret, ipad, opad);
             std::shared_ptr<EVP_MD_CTX> inner(EVP_MD_CTX_new(), EVP_MD_CTX_free);
             std::shared_ptr<EVP_MD_CTX> outer(EVP_MD_CTX_new(), EVP_MD_CTX_free);
             std::shared_ptr<EVP_MD_CTX> work(EVP_MD_CTX_new(), EVP_MD_CTX_free);
@@ -231,12 +234,7 @@ std::vector<raw_candidate> raw_candidates(const fixture& f) {
         // without an allocation.
         {
             unsigned char ipad[64], opad[64];
-            for (std::size_t i = 0; i < 64; ++i) {
-                const unsigned char k =
-                    i < f.secret.size() ? static_cast<unsigned char>(f.secret[i]) : 0;
-                ipad[i] = k ^ 0x36;
-                opad[i] = k ^ 0x5c;
-            }
+            hmac_pads(f.secret, ipad, opad);
             auto pads = std::make_shared<std::array<SHA256_CTX, 2>>();
             SHA256_Init(&(*pads)[0]);
             SHA256_Update(&(*pads)[0], ipad, 64);
