@@ -842,19 +842,27 @@ TEST_CASE("connecting by name and to several endpoints under short timeouts on 4
 
 // ---- against a real nginx (scripts/stages/20-http.sh starts it; hidden otherwise) ----
 
-TEST_CASE("nginx over HTTPS: keep-alive on one connection, Connection: close honoured",
-          "[.nginx]") {
+namespace {
+// The nginx's base URL; `co` trusts its CA.
+std::string nginx_base(oidc::http::client_options& co) {
     const char* base = std::getenv("OIDC_TEST_NGINX_URL");
     const char* ca = std::getenv("OIDC_TEST_NGINX_CA");
     REQUIRE(base != nullptr);
     REQUIRE(ca != nullptr);
-    asio::io_context ioc;
-    oidc::http::client_options co;
     co.ca_file = ca;
+    return base;
+}
+} // namespace
+
+TEST_CASE("nginx over HTTPS: keep-alive on one connection, Connection: close honoured",
+          "[.nginx]") {
+    oidc::http::client_options co;
+    const std::string base = nginx_base(co);
+    asio::io_context ioc;
     client c(ioc.get_executor(), co);
     std::string first_connection;
     for (int i = 1; i <= 20; ++i) {
-        oidc::http::request req = get(std::string(base) + "/json");
+        oidc::http::request req = get(base + "/json");
         req.headers.set("Authorization", "Bearer " + std::string(1900, 'x'));
         auto r = send_now(ioc, c, std::move(req));
         REQUIRE(r.completed);
@@ -870,34 +878,30 @@ TEST_CASE("nginx over HTTPS: keep-alive on one connection, Connection: close hon
         CHECK(b.find("\"requests\":" + std::to_string(i) + "}") != std::string::npos);
     }
     CHECK(c.idle_connections() == 1);
-    auto closing = send_now(ioc, c, get(std::string(base) + "/close"));
+    auto closing = send_now(ioc, c, get(base + "/close"));
     REQUIRE_FALSE(closing.ec);
     CHECK(closing.res.body == "{\"closing\":true}");
     CHECK(c.idle_connections() == 0);
-    auto missing = send_now(ioc, c, get(std::string(base) + "/missing"));
+    auto missing = send_now(ioc, c, get(base + "/missing"));
     REQUIRE_FALSE(missing.ec);
     CHECK(missing.res.status == 404);
-    auto head = get(std::string(base) + "/json");
+    auto head = get(base + "/json");
     head.method = oidc::http::verb::head;
     auto h = send_now(ioc, c, head);
     REQUIRE_FALSE(h.ec);
     CHECK(h.res.body.empty());
-    auto again = send_now(ioc, c, get(std::string(base) + "/json"));
+    auto again = send_now(ioc, c, get(base + "/json"));
     REQUIRE_FALSE(again.ec);
     // the 404, the HEAD, then this one on the same connection
     CHECK(again.res.body.find("\"requests\":3}") != std::string::npos);
 }
 
 TEST_CASE("nginx over HTTPS: a new connection resumes the origin's TLS session", "[.nginx]") {
-    const char* base = std::getenv("OIDC_TEST_NGINX_URL");
-    const char* ca = std::getenv("OIDC_TEST_NGINX_CA");
-    REQUIRE(base != nullptr);
-    REQUIRE(ca != nullptr);
-    asio::io_context ioc;
     oidc::http::client_options co;
-    co.ca_file = ca;
+    const std::string base = nginx_base(co);
+    asio::io_context ioc;
     client c(ioc.get_executor(), co);
-    const std::string url = std::string(base) + "/session";
+    const std::string url = base + "/session";
     auto first = send_now(ioc, c, get(url));
     REQUIRE_FALSE(first.ec);
     CHECK(first.res.body.find("\"reused\":\".\"") != std::string::npos);
