@@ -81,7 +81,7 @@ catch2_v3_prefix() {
 # ctest; jose-cli, http-nginx, integration and examples reuse it.
 # Line tables only (-g1): backtraces keep file:line, the build is about 10 % cheaper.
 gcc_args=(-DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_FLAGS_DEBUG=-g1
-    -DASIO_OIDC_BUILD_BENCH=ON)
+    -DASIO_OIDC_BUILD_BENCH=ON -DCMAKE_EXPORT_COMPILE_COMMANDS=ON)
 
 gcc_debug() {
     configure_build "$out/gcc" "${gcc_args[@]}" &&
