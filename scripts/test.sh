@@ -83,6 +83,18 @@ catch2_v3_prefix() {
 gcc_args=(-DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_FLAGS_DEBUG=-g1
     -DASIO_OIDC_BUILD_BENCH=ON -DCMAKE_EXPORT_COMPILE_COMMANDS=ON)
 
+# Configures the gcc stage's tree ($out/gcc) when it is not there yet, without building it:
+# the stages that reuse it (clang-syntax, http-nginx, integration, examples) then build only
+# their own targets when run alone.
+gcc_tree() {
+    local dir=$out/gcc
+    [ -f "$dir/build.ninja" ] && return 0
+    cmake -S "$root" -B "$dir" -G Ninja "${gcc_args[@]}" >"$dir.configure.log" 2>&1 || {
+        cat "$dir.configure.log"
+        return 1
+    }
+}
+
 gcc_debug() {
     configure_build "$out/gcc" "${gcc_args[@]}" &&
         run_ctest "$out/gcc"

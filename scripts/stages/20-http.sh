@@ -27,11 +27,7 @@ http_tsan() {
 http_nginx() {
     local dir=$out/gcc
     # Reuse the gcc stage's build (brought up to date), else configure one.
-    if [ -f "$dir/build.ninja" ]; then
-        cmake --build "$dir" -j "$jobs" --target oidc_unit_tests || return 1
-    else
-        configure_build "$dir" "${gcc_args[@]}" || return 1
-    fi
+    gcc_tree && cmake --build "$dir" -j "$jobs" --target oidc_unit_tests || return 1
     bash "$root/scripts/make-certs.sh" "$out/pki" >/dev/null
     local ndir=$out/nginx-test port rc=0
     port=$(bash "$root/scripts/nginx/nginx.sh" start "$ndir" "$out/pki") || return 1

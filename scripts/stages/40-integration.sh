@@ -9,9 +9,7 @@ integration_tests() {
         set -u
         local dir build pdir rc=0
         build=$out/gcc
-        if [ ! -f "$build/build.ninja" ]; then
-            configure_build "$build" "${gcc_args[@]}" || exit 1
-        fi
+        gcc_tree || exit 1
         cmake --build "$build" -j "$jobs" --target oidc_integration_tests || exit 1
         pdir=$(mktemp -d "${TMPDIR:-/tmp}/oidc-integration.XXXXXX")
         trap 'bash "$root/scripts/provider.sh" stop "$pdir" >/dev/null 2>&1 || true; rm -rf "$pdir"' EXIT
@@ -21,10 +19,11 @@ integration_tests() {
         }
         eval "$(bash "$root/scripts/provider.sh" env "$pdir")"
         "$build/tests/integration/oidc_integration_tests" "[integration]" || rc=1
-        # The CLI verbs (when the CLI is part of the build).
-        if cmake --build "$build" -j "$jobs" --target asio-oidc-cli resource_server >/dev/null 2>&1 &&
-            [ -f "$root/tests/integration/cli_oauth.sh" ]; then
+        # The CLI's OAuth verbs: a CLI that fails to build fails the stage.
+        if cmake --build "$build" -j "$jobs" --target asio-oidc-cli resource_server; then
             bash "$root/tests/integration/cli_oauth.sh" "$build/examples/cli/asio-oidc" || rc=1
+        else
+            rc=1
         fi
         [ "$rc" = 0 ] || tail -n 40 "$pdir/provider.log" 2>/dev/null
         exit "$rc"

@@ -6,12 +6,7 @@
 # shellcheck disable=SC2154 # $root, $out and $jobs are set by scripts/test.sh
 examples_e2e() {
     local dir=$out/gcc
-    if [ ! -f "$dir/build.ninja" ]; then
-        cmake -S "$root" -B "$dir" -G Ninja "${gcc_args[@]}" >"$out/examples.configure.log" 2>&1 || {
-            cat "$out/examples.configure.log"
-            return 1
-        }
-    fi
+    gcc_tree || return 1
     local targets=()
     local e
     for e in resource_server keycloak_password_client authorization_code_login \
