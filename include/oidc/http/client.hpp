@@ -24,6 +24,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <memory>
@@ -49,6 +50,8 @@ struct client_options {
     /// keep-alive connections after a while: nginx 75 s, Apache 5 s).
     std::chrono::milliseconds max_idle_time{30000};
     bool allow_insecure_http = false; ///< plain http:// only when true (loopback tests, demo)
+    /// The default of send_options::retry_non_idempotent for this client's requests.
+    bool retry_non_idempotent = false;
     /// TLS session resumption: a new connection to an origin offers the newest session of
     /// an earlier connection to it (kept per client, per origin, at most max_origins),
     /// which saves the certificate exchange and verification when the server accepts.
@@ -70,6 +73,13 @@ struct client_options {
 struct send_options {
     timeouts timeout;
     parser_limits limits;
+    /// Also replay a POST or PATCH once on a fresh connection when a reused connection
+    /// fails after the request was written but before any response byte (see "Retries:"
+    /// at client::async_send). Off by default: a replayed POST may act twice at the server
+    /// (an OAuth authorization code used twice makes the provider revoke the tokens issued
+    /// for it, RFC 6749 4.1.2 and 10.5). Turn it on only for requests the server treats
+    /// as idempotent.
+    bool retry_non_idempotent = false;
 };
 
 namespace detail {
@@ -201,6 +211,12 @@ inline const char* getenv_either(const char* lower, const char* upper) noexcept 
     return (v && *v) ? v : nullptr;
 }
 
+/// When client_state::take() probes an idle connection for a server close.
+enum class liveness_check : std::uint8_t {
+    after_idle, ///< only after a second or more idle (requests that may be retried)
+    always,     ///< every time (requests that may not be replayed)
+};
+
 /// The state every operation of one client shares: options, TLS context, idle pool.
 class client_state {
 public:
@@ -240,8 +256,11 @@ public:
         return &*proxy_;
     }
 
-    /// The most recently used live idle connection to `origin`, or null.
-    std::shared_ptr<connection> take(std::string_view origin) {
+    /// The most recently used live idle connection to `origin`, or null. Connections idle
+    /// for longer than max_idle_time are closed; the others are checked for a server close
+    /// (connection::idle_alive(), one recv syscall) when `check` is liveness_check::always
+    /// or they were idle for a second or more.
+    std::shared_ptr<connection> take(std::string_view origin, liveness_check check) {
         std::lock_guard<std::mutex> lock(mu_);
         auto it = idle_.find(origin);
         if (it == idle_.end())
@@ -253,10 +272,13 @@ public:
             auto cand = std::move(v.back());
             v.pop_back();
             auto idle = now - cand->idle_since;
-            // The liveness probe is one syscall; a connection idle for less than a second
-            // skips it (a server closing it then is the stale keep-alive race, retried).
+            // The liveness probe is one syscall. An idempotent request skips it on a
+            // connection idle for less than a second (the keep-alive hot path; a server
+            // closing it then is the stale keep-alive race, retried); a request that may not
+            // be replayed always probes.
             if (idle <= opts_.max_idle_time &&
-                (idle < std::chrono::seconds(1) || cand->idle_alive()))
+                ((check == liveness_check::after_idle && idle < std::chrono::seconds(1)) ||
+                 cand->idle_alive()))
                 c = std::move(cand);
         }
         // An origin's entry stays when it empties (the next put() allocates nothing); at
@@ -390,6 +412,8 @@ OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_st
             out.first = ec;
             co_return std::move(out);
         }
+        // May this request be sent again after it reached the server (RFC 9110 9.2.2)?
+        const bool replayable = is_idempotent(req.method) || so.retry_non_idempotent;
         // The pool key, built in a buffer of the thread (no allocation per request; used
         // before any suspension). A new connection keeps its own copy.
         std::shared_ptr<connection> conn;
@@ -397,7 +421,7 @@ OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_st
             thread_local std::string key;
             key.clear();
             u.append_origin(key);
-            conn = st->take(key);
+            conn = st->take(key, replayable ? liveness_check::after_idle : liveness_check::always);
         }
         // A pooled connection lends its serialization buffer (no allocation per request);
         // the buffer goes back with whichever connection ends up in the pool.
@@ -443,6 +467,7 @@ OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_st
             }
             parser.reset(head);
             bool any_bytes = false;
+            const std::uint64_t written_before = conn->bytes_written();
             // Non-blocking steps first; a coroutine only for what must wait (see connection).
             std::string_view rest = wire;
             ec = conn->write_now(rest);
@@ -458,13 +483,14 @@ OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_st
                 ec = co_await conn->read_response(parser, so.timeout.read, any_bytes);
             }
             if (ec) {
-                conn->close();
                 // The stale keep-alive race: a reused idle connection that the server closed
                 // (write failed, or EOF/reset before any response byte) is retried once on a
-                // fresh connection - for every method, POST included, because nothing of a
-                // response arrived (the same choice as curl and browsers). Timeouts,
-                // cancellation and errors after the first byte are never retried.
-                if (reused && !any_bytes && detail::is_peer_closed(ec))
+                // fresh connection when the request may be replayed (idempotent method or
+                // retry_non_idempotent), or when no byte of it reached the socket. Timeouts,
+                // cancellation and errors after the first response byte are never retried.
+                const bool unsent = conn->bytes_written() == written_before;
+                conn->close();
+                if (reused && !any_bytes && detail::is_peer_closed(ec) && (replayable || unsent))
                     continue;
                 out.first = detail::is_peer_closed(ec) ? make_error_code(errc::http_truncated) : ec;
                 co_return std::move(out);
@@ -573,7 +599,8 @@ public:
 
     /// The client's timeouts and limits, to adjust for one call.
     send_options default_send_options() const {
-        return send_options{st_->options().timeout, st_->options().limits};
+        return send_options{st_->options().timeout, st_->options().limits,
+                            st_->options().retry_non_idempotent};
     }
 
     /// Sends `req` (`req.target` is an absolute http(s) URL) and reads the response.
@@ -596,9 +623,18 @@ public:
     ///   errc::timed_out, errc::tls_* (certificate verification), errc::proxy_connect_failed,
     ///   the parser's errc::http_* (limits, framing, errc::http_truncated), socket errors.
     ///   Any HTTP status is a success here.
-    /// - Retries: a reused idle connection found closed by the server (write failure, or
-    ///   EOF/reset before the first response byte) is retried once on a fresh connection,
-    ///   for every method (nothing of a response arrived: the stale keep-alive race).
+    /// - Retries (the stale keep-alive race, RFC 9112 9.3.1): an idle pooled connection is
+    ///   checked for a server close (EOF, TLS close_notify or stray bytes: one non-blocking
+    ///   recv with MSG_PEEK) before a POST or PATCH reuses it, and before any request when
+    ///   it was idle for a second or more; a closed one is dropped and another one taken
+    ///   (or a new one connected). When a reused connection still fails before the first
+    ///   response byte (write error, EOF or reset), the request is sent once more on a
+    ///   fresh connection if it is idempotent (GET, HEAD, PUT, DELETE, OPTIONS; RFC 9110
+    ///   9.2.2), or if no byte of it reached the socket, or if
+    ///   send_options::retry_non_idempotent is set; otherwise (a POST or PATCH that the
+    ///   server may have received) the error is returned and the request is not replayed.
+    ///   A new connection, a timeout, cancellation, or an error after the first response
+    ///   byte is never retried.
     /// - Spec: RFC 9112 (HTTP/1.1 messages, persistence 9.3), RFC 9110 9.3.6 (CONNECT),
     ///   RFC 6125 / RFC 9525 (host name verification), RFC 6066 3 (SNI, not for IPs).
     template <class CompletionToken = asio::use_awaitable_t<>>

@@ -330,6 +330,15 @@ public:
                !timed_out() && is_open();
     }
 
+    /// Bytes handed to the socket so far (TLS: record bytes, as the kernel took them):
+    /// tells whether any byte of a request reached the socket before a write failed.
+    std::uint64_t bytes_written() const noexcept {
+        if (ssl_)
+            if (BIO* b = SSL_get_wbio(ssl_.get()))
+                return BIO_number_written(b);
+        return plain_written_;
+    }
+
     /// A cheap liveness probe for an idle pooled connection: false when the peer has
     /// closed it or sent unsolicited bytes (both make it unusable).
     bool idle_alive() noexcept {
@@ -416,6 +425,7 @@ private:
         }
         std::error_code ec;
         n = socket_.write_some(asio::buffer(data), ec);
+        plain_written_ += n;
         if (ec == asio::error::would_block || ec == asio::error::try_again) {
             w = want::write;
             return {};
@@ -790,6 +800,7 @@ private:
     std::uint64_t steps_ = 0;                                   // arm() calls so far
     bool timer_armed_ = false;
     std::atomic<bool> timed_out_{false};
+    std::uint64_t plain_written_ = 0; // bytes_written() of a plain TCP connection
     bool leftover_ = false;
     bool peer_closed_ = false;
     std::uint8_t spec_misses_ = 0; // read_response_now() reads in a row that found nothing

@@ -499,23 +499,42 @@ TEST_CASE("pool: an idle connection the server closed is not used", "[http-clien
     CHECK(srv.accepted() == 2);
 }
 
-TEST_CASE("pool: the stale keep-alive race is retried once on a fresh connection",
-          "[http-client][pool]") {
-    auto method = GENERATE(oidc::http::verb::get, oidc::http::verb::post);
-    std::atomic<int> requests{0};
-    test_server srv([&](server_conn& c, int index) -> asio::awaitable<void> {
+namespace {
+
+/// A server whose first connection answers its first request, then reads the second one
+/// and drops the connection without an answer (`reset`: an RST, else a FIN); later
+/// connections answer everything. `requests` counts the requests it read.
+test_server drop_second_request(std::atomic<int>& requests, bool reset) {
+    return test_server([&requests, reset](server_conn& c, int index) -> asio::awaitable<void> {
         for (int n = 0;; ++n) {
             std::string req = co_await c.read_request();
             if (req.empty())
                 co_return;
             ++requests;
             if (index == 0 && n == 1) {
-                c.close(); // read the second request, then close without an answer
+                if (reset) {
+                    std::error_code ignored;
+                    c.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+                    c.socket().close(ignored);
+                } else {
+                    c.close();
+                }
                 co_return;
             }
             co_await c.write(ok_response("{\"c\":" + std::to_string(index) + "}"));
         }
     });
+}
+
+} // namespace
+
+TEST_CASE("pool: the stale keep-alive race is retried once on a fresh connection for idempotent "
+          "methods",
+          "[http-client][pool][retry]") {
+    auto method = GENERATE(oidc::http::verb::get, oidc::http::verb::put, oidc::http::verb::delete_);
+    const bool reset = GENERATE(false, true);
+    std::atomic<int> requests{0};
+    test_server srv = drop_second_request(requests, reset);
     asio::io_context ioc;
     client c(ioc.get_executor(), oidc_test::test_client_options());
     auto req = get(srv.url("/"));
@@ -535,6 +554,81 @@ TEST_CASE("pool: the stale keep-alive race is retried once on a fresh connection
     auto r2 = send_now(ioc, c, get(rude.url("/")));
     CHECK(r2.ec == errc::http_truncated);
     CHECK(rude.accepted() == 1);
+}
+
+TEST_CASE("pool: a POST whose reused connection dies after it was written is not replayed",
+          "[http-client][pool][retry]") {
+    auto method = GENERATE(oidc::http::verb::post, oidc::http::verb::patch);
+    const bool reset = GENERATE(false, true);
+    std::atomic<int> requests{0};
+    test_server srv = drop_second_request(requests, reset);
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    auto req = get(srv.url("/token"));
+    req.method = method;
+    req.body = "grant_type=authorization_code&code=once";
+    REQUIRE_FALSE(send_now(ioc, c, req).ec);
+    auto r = send_now(ioc, c, req);
+    // The request reached the server, which may have acted on it: an error, no replay.
+    CHECK(r.ec);
+    CHECK(r.res.status == 0);
+    CHECK(srv.accepted() == 1);
+    CHECK(requests == 2); // the second POST exactly once
+    CHECK(c.idle_connections() == 0);
+}
+
+TEST_CASE("pool: retry_non_idempotent replays a POST once on a fresh connection",
+          "[http-client][pool][retry]") {
+    const bool per_client = GENERATE(false, true);
+    std::atomic<int> requests{0};
+    test_server srv = drop_second_request(requests, true);
+    asio::io_context ioc;
+    auto co = oidc_test::test_client_options();
+    co.retry_non_idempotent = per_client;
+    client c(ioc.get_executor(), co);
+    CHECK(c.default_send_options().retry_non_idempotent == per_client);
+    auto so = c.default_send_options();
+    so.retry_non_idempotent = true;
+    auto req = get(srv.url("/token"));
+    req.method = oidc::http::verb::post;
+    req.body = "grant_type=client_credentials";
+    REQUIRE_FALSE(send_now(ioc, c, req).ec);
+    auto r = per_client ? send_now(ioc, c, req) : send_now(ioc, c, req, so);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.res.body == "{\"c\":1}");
+    CHECK(srv.accepted() == 2);
+    CHECK(requests == 3); // replayed: the server saw the second POST twice
+}
+
+TEST_CASE("pool: a POST checks an idle connection for a server close and takes a fresh one",
+          "[http-client][pool][retry]") {
+    oidc_test::server_options so;
+    so.tls = GENERATE(false, true);
+    std::atomic<int> requests{0};
+    test_server srv(
+        [&](server_conn& c, int) -> asio::awaitable<void> {
+            if ((co_await c.read_request()).empty())
+                co_return;
+            ++requests;
+            co_await c.write(ok_response("{}")); // keep-alive announced, then closed
+            c.close();
+        },
+        so);
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    auto req = get(srv.url("/token"));
+    req.method = oidc::http::verb::post;
+    req.body = "a=b";
+    REQUIRE_FALSE(send_now(ioc, c, req).ec);
+    CHECK(c.idle_connections() == 1);
+    std::this_thread::sleep_for(100ms); // the FIN arrives while idle (well within 1 s)
+    // Without the check the POST would be written to the closed connection and fail
+    // (not replayed); with it, the dead connection is dropped before any byte is sent.
+    auto r = send_now(ioc, c, req);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.res.status == 200);
+    CHECK(srv.accepted() == 2);
+    CHECK(requests == 2);
 }
 
 TEST_CASE("pool: idle connections expire after max_idle_time", "[http-client][pool]") {
