@@ -5,7 +5,9 @@
 #include <oidc/error.hpp>
 #include <oidc/jose/base64url.hpp> // OIDC_B64URL_AVX2, detail::b64url_have_avx2
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -52,6 +54,14 @@ public:
     /// The same, taking the text from `json` without a copy: `json` receives a spare buffer
     /// (for callers that decode into a reused string).
     static inline std::error_code parse_swap(std::string& json, claims& out);
+    /// Called by the reader, after a member or an array element, once `offset` bytes of the
+    /// text are read, and at least at the offset that its previous call returned: it returns
+    /// the offset of its next call (SIZE_MAX: none). For pacing other work along the read,
+    /// such as hashing the token.
+    using progress_fn = std::size_t (*)(void* arg, std::size_t offset) noexcept;
+    /// parse_swap() calling `progress` along the read (first at offset 0).
+    static inline std::error_code parse_swap(std::string& json, claims& out, progress_fn progress,
+                                             void* arg);
     /// The same reader without its plain-text fast paths (every byte checked one by one):
     /// same results as parse(), for differential tests and fuzzing.
     static inline std::error_code parse_reference(std::string_view json, claims& out);
@@ -211,7 +221,9 @@ private:
     };
     template <int Mode>
     struct parser;
-    static inline std::error_code parse_owned(claims& out, bool fast_paths = true);
+    static inline std::error_code parse_owned(claims& out, bool fast_paths = true,
+                                              progress_fn progress = nullptr,
+                                              void* progress_arg = nullptr);
 
     std::string_view view(const text_ref& r) const noexcept {
         return std::string_view(r.decoded ? dec_ : json_).substr(r.off, r.len);
@@ -436,7 +448,18 @@ inline plain_text plain_scan_sse2(std::string_view s, std::vector<std::uint64_t>
 #endif
 
 #if OIDC_B64URL_AVX2
-/// plain_scan with AVX2 (its own loop: a lambda would not be inlined across the target).
+/// Bit i set when byte i of lo:hi (64 bytes) equals the byte of `c`.
+__attribute__((target("avx2"))) inline std::uint64_t avx2_eq_bits(__m256i lo, __m256i hi,
+                                                                  __m256i c) noexcept {
+    return static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, c))) |
+           static_cast<std::uint64_t>(
+               static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, c))))
+               << 32;
+}
+
+/// plain_scan with AVX2 (its own loop: a lambda would not be inlined across the target). The
+/// in-string mask is computed only for blocks that hold a space; the parity of the quotes
+/// before a block tells whether it starts inside a string.
 __attribute__((target("avx2"))) inline plain_text
 plain_scan_avx2(std::string_view s, std::vector<std::uint64_t>& bits) {
     const std::size_t n = s.size();
@@ -449,7 +472,8 @@ plain_scan_avx2(std::string_view s, std::vector<std::uint64_t>& bits) {
     const __m256i space = _mm256_set1_epi8(' ');
     const __m256i quote = _mm256_set1_epi8('"');
     __m256i special = _mm256_setzero_si256();
-    plain_scan_state st;
+    std::uint64_t before = 0; // the xor of the earlier blocks' quote bits
+    std::uint64_t spaces_outside = 0;
     for (std::size_t i = 0; i < n; i += 64) {
         // The last partial block is read as the last 64 bytes (overlapping the previous one).
         const unsigned keep = n - i >= 64 ? 64u : static_cast<unsigned>(n - i);
@@ -462,23 +486,19 @@ plain_scan_avx2(std::string_view s, std::vector<std::uint64_t>& bits) {
             _mm256_or_si256(
                 _mm256_or_si256(_mm256_cmpgt_epi8(space, lo), _mm256_cmpeq_epi8(lo, backslash)),
                 _mm256_or_si256(_mm256_cmpgt_epi8(space, hi), _mm256_cmpeq_epi8(hi, backslash))));
-        const std::uint64_t quotes =
-            (static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, quote))) |
-             static_cast<std::uint64_t>(
-                 static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, quote))))
-                 << 32) >>
-            (64 - keep);
-        const std::uint64_t spaces =
-            (static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, space))) |
-             static_cast<std::uint64_t>(
-                 static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, space))))
-                 << 32) >>
-            (64 - keep);
-        st.add(quotes, spaces, keep);
+        const std::uint64_t quotes = avx2_eq_bits(lo, hi, quote) >> (64 - keep);
+        const std::uint64_t spaces = avx2_eq_bits(lo, hi, space) >> (64 - keep);
+        if (spaces != 0) {
+            const std::uint64_t starts_inside =
+                0 - static_cast<std::uint64_t>(__builtin_parityll(before));
+            spaces_outside |= spaces & ~(prefix_xor(quotes) ^ starts_inside);
+        }
+        before ^= quotes;
         out[i / 64] = quotes;
     }
-    st.special = !_mm256_testz_si256(special, special);
-    return st.result();
+    if (!_mm256_testz_si256(special, special))
+        return text_checked;
+    return spaces_outside ? text_plain : text_compact;
 }
 #endif
 
@@ -526,6 +546,16 @@ struct claims::parser {
     /// next set bit with nothing inside to check. Unused in text_checked mode.
     const std::uint64_t* quotes = nullptr;
     std::size_t quote_words = 0;
+    std::uint64_t seen[8]; ///< unique_top_name's filter
+    progress_fn progress = nullptr;
+    void* progress_arg = nullptr;
+    std::size_t next_progress = SIZE_MAX; ///< the offset of progress()'s next call
+
+    /// Calls progress() when its offset is reached (one comparison otherwise).
+    [[gnu::always_inline]] void tick() noexcept {
+        if (static_cast<std::size_t>(p - b) >= next_progress) [[unlikely]]
+            next_progress = progress(progress_arg, off(p));
+    }
 
     std::uint32_t off(const char* q) const noexcept { return static_cast<std::uint32_t>(q - b); }
     /// c.view(r) (plain texts have no decoded strings).
@@ -720,6 +750,11 @@ struct claims::parser {
         return p_invalid;
     }
 
+    /// The value of a decimal digit, or 10 and more for any other byte.
+    static unsigned digit(char ch) noexcept {
+        return static_cast<unsigned>(static_cast<unsigned char>(ch)) - '0';
+    }
+
     // RFC 8259 6. Integers are kept exact when they fit int64; other numbers become doubles
     // (an integer beyond 64 bits or a number beyond the double range is refused; a number
     // too small for a double reads as zero).
@@ -737,8 +772,9 @@ struct claims::parser {
         if (*p == '0') {
             ++p;
         } else if (*p >= '1' && *p <= '9') {
-            while (p < e && *p >= '0' && *p <= '9')
-                int_value = int_value * 10 + static_cast<std::uint64_t>(*p++ - '0');
+            // *e is '\0' (see ws()): no bounds check in the digit loops.
+            for (unsigned d; (d = digit(*p)) < 10; ++p)
+                int_value = int_value * 10 + d;
         } else {
             return p_invalid;
         }
@@ -746,24 +782,24 @@ struct claims::parser {
         bool is_int = true;
         const char* frac_begin = nullptr;
         const char* frac_end = nullptr;
-        if (p < e && *p == '.') {
+        if (*p == '.') {
             is_int = false;
             frac_begin = ++p;
-            while (p < e && *p >= '0' && *p <= '9')
+            while (digit(*p) < 10)
                 ++p;
             if (p == frac_begin)
                 return p_invalid;
             frac_end = p;
         }
         long long exp10 = 0;
-        if (p < e && (*p == 'e' || *p == 'E')) {
+        if (*p == 'e' || *p == 'E') {
             is_int = false;
             ++p;
             bool eneg = false;
-            if (p < e && (*p == '+' || *p == '-'))
+            if (*p == '+' || *p == '-')
                 eneg = *p++ == '-';
             const char* d0 = p;
-            while (p < e && *p >= '0' && *p <= '9') {
+            while (digit(*p) < 10) {
                 if (exp10 < 1000000)
                     exp10 = exp10 * 10 + (*p - '0');
                 ++p;
@@ -883,6 +919,7 @@ struct claims::parser {
                 } else if (auto ec = value(depth + 1, nullptr, gather)) {
                     return ec;
                 }
+                tick();
                 ws();
                 if (*p == ',') {
                     ++p;
@@ -965,6 +1002,7 @@ struct claims::parser {
             } else if (auto ec = value(depth + 1, nullptr, false)) {
                 return ec;
             }
+            tick();
             ws();
             if (*p == ',') {
                 ++p;
@@ -981,17 +1019,44 @@ struct claims::parser {
     }
 
     // Which typed claim a member name is, or k_count: bits 6..12 of name_hash tell the typed
-    // names apart (checked at compile time), then one comparison.
-    static known known_by_hash(std::string_view n, std::uint32_t h) noexcept {
-        static constexpr std::string_view names[k_count] = {
-            "iss",       "sub", "aud", "exp", "nbf",     "iat",    "jti",   "azp",      "nonce",
-            "auth_time", "acr", "amr", "sid", "at_hash", "c_hash", "scope", "client_id"};
+    // names apart (checked at compile time), then one comparison. `in_text`: the name is a
+    // span of the text (not decoded), followed by its closing quote and at least one more
+    // byte (':' or the terminating '\0'), so two word loads compare it.
+    struct known_name {
+        std::uint64_t head = 0, head_mask = 0; ///< the name and its quote, from byte 0
+        std::uint32_t tail = 0;                ///< the last three bytes and the quote
+        std::uint8_t len = 0;
+    };
+    static constexpr std::string_view known_names[k_count] = {
+        "iss",       "sub", "aud", "exp", "nbf",     "iat",    "jti",   "azp",      "nonce",
+        "auth_time", "acr", "amr", "sid", "at_hash", "c_hash", "scope", "client_id"};
+    static constexpr std::array<known_name, k_count> known_words = [] {
+        std::array<known_name, k_count> a{};
+        for (std::size_t k = 0; k < k_count; ++k) {
+            const std::string_view n = known_names[k];
+            if (n.size() < 3 || n.size() > 11)
+                throw "a typed claim name must have 3 to 11 bytes";
+            auto byte = [&](std::size_t i) -> std::uint64_t {
+                return i < n.size() ? static_cast<unsigned char>(n[i]) : '"';
+            };
+            const std::size_t head_len = n.size() <= 5 ? 4 : std::min<std::size_t>(8, n.size() + 1);
+            for (std::size_t i = 0; i < head_len; ++i) {
+                a[k].head |= byte(i) << (8 * i);
+                a[k].head_mask |= std::uint64_t{0xff} << (8 * i);
+            }
+            for (std::size_t i = 0; i < 4; ++i)
+                a[k].tail |= static_cast<std::uint32_t>(byte(n.size() - 3 + i) << (8 * i));
+            a[k].len = static_cast<std::uint8_t>(n.size());
+        }
+        return a;
+    }();
+    static known known_by_hash(std::string_view n, std::uint32_t h, bool in_text) noexcept {
         static constexpr std::array<std::uint8_t, 128> table = [] {
             std::array<std::uint8_t, 128> t{};
             for (auto& x : t)
                 x = k_count;
             for (std::uint8_t k = 0; k < k_count; ++k) {
-                auto& slot = t[(name_hash(names[k]) >> 6) & 127];
+                auto& slot = t[(name_hash(known_names[k]) >> 6) & 127];
                 if (slot != k_count)
                     throw "two typed claim names share a slot: change the bits";
                 slot = k;
@@ -999,21 +1064,30 @@ struct claims::parser {
             return t;
         }();
         const std::uint8_t k = table[(h >> 6) & 127];
-        if (k == k_count || n.size() != names[k].size())
+        if (k == k_count || n.size() != known_names[k].size())
             return k_count;
-        for (std::size_t i = 0; i < n.size(); ++i)
-            if (n[i] != names[k][i])
-                return k_count;
-        return static_cast<known>(k);
+        if constexpr (std::endian::native == std::endian::little) {
+            if (in_text) {
+                // Bytes [0, 4) or [0, 8) and [len - 3, len + 1): all of the name and its quote
+                // (names of 3 to 11 bytes), never past the byte after the quote.
+                const known_name& w = known_words[k];
+                std::uint64_t head = 0;
+                std::memcpy(&head, n.data(), n.size() <= 5 ? 4 : 8);
+                std::uint32_t tail = 0;
+                std::memcpy(&tail, n.data() + n.size() - 3, 4);
+                return (head & w.head_mask) == w.head && tail == w.tail ? static_cast<known>(k)
+                                                                        : k_count;
+            }
+        }
+        return n == known_names[k] ? static_cast<known>(k) : k_count;
     }
 
-    // Duplicate check of the top-level names: a 128-bit filter on the name hashes; a name
+    // Duplicate check of the top-level names: a 512-bit filter on the name hashes; a name
     // whose bit is already set (a repeated name or a collision) is compared with the earlier
     // entries (their hashes first).
-    std::uint64_t seen[2];
     bool unique_top_name(std::string_view name, std::uint32_t h) noexcept {
-        const std::uint64_t bit = std::uint64_t{1} << ((h >> 25) & 63);
-        std::uint64_t& w = seen[h >> 31];
+        const std::uint64_t bit = std::uint64_t{1} << ((h >> 23) & 63);
+        std::uint64_t& w = seen[h >> 29];
         if ((w & bit) == 0) {
             w |= bit;
             return true;
@@ -1052,7 +1126,7 @@ struct claims::parser {
                     return p_invalid;
                 ++p;
                 ws();
-                const known k = known_by_hash(name, en.hash);
+                const known k = known_by_hash(name, en.hash, !en.name.decoded);
                 items.clear();
                 items_all_strings = true;
                 en.raw_off = off(p);
@@ -1068,6 +1142,7 @@ struct claims::parser {
                 // JSON (a syntax error later on wins).
                 if (k != k_count && typed(k, en) != p_ok)
                     claim_error = true;
+                tick();
                 ws();
                 if (*p == ',') {
                     ++p;
@@ -1127,13 +1202,21 @@ inline std::error_code claims::parse_swap(std::string& json, claims& out) {
     return parse_owned(out);
 }
 
+inline std::error_code claims::parse_swap(std::string& json, claims& out, progress_fn progress,
+                                          void* arg) {
+    out.clear();
+    out.json_.swap(json);
+    return parse_owned(out, true, progress, arg);
+}
+
 inline std::error_code claims::parse_reference(std::string_view json, claims& out) {
     out.clear();
     out.json_.assign(json.data(), json.size());
     return parse_owned(out, false);
 }
 
-inline std::error_code claims::parse_owned(claims& out, bool fast_paths) {
+inline std::error_code claims::parse_owned(claims& out, bool fast_paths, progress_fn progress,
+                                           void* progress_arg) {
     if (out.json_.size() > 0xFFFFFFF0u) {
         out.clear();
         return errc::input_too_large;
@@ -1158,7 +1241,11 @@ inline std::error_code claims::parse_owned(claims& out, bool fast_paths) {
                                       false,
                                       quotes.data(),
                                       quotes.empty() ? 0 : quotes.size() - 1,
-                                      {}};
+                                      {},
+                                      progress,
+                                      progress_arg};
+        if (progress)
+            ps.next_progress = progress(progress_arg, 0);
         return static_cast<int>(ps.top());
     };
     const int r =

@@ -132,6 +132,55 @@ struct hmac_pads {
         OPENSSL_cleanse(&c, sizeof c);
     }
 };
+
+/// HMAC-SHA-256 (a SHA-256 schedule of hmac_pads) over an input hashed in steps, so that other
+/// work can run between the steps while the hash instructions are still in flight.
+class hmac_sha256_steps {
+public:
+    hmac_sha256_steps(const hmac_pads& pads, std::string_view input) noexcept
+        : pads_(pads), c_(pads.in256), in_(reinterpret_cast<const unsigned char*>(input.data())),
+          len_(input.size()) {}
+    hmac_sha256_steps(const hmac_sha256_steps&) = delete;
+    hmac_sha256_steps& operator=(const hmac_sha256_steps&) = delete;
+    ~hmac_sha256_steps() { OPENSSL_cleanse(&c_, sizeof c_); }
+
+    /// Hashes the next 64-byte block of the input, if a whole one is left: SHA256_Transform,
+    /// a third of SHA256_Update's cost for one block (the state holds no partial block, and
+    /// the bit count is added in finish_equals).
+    /// False when none was left.
+    bool advance_block() noexcept {
+        if (len_ - done_ < 64)
+            return false;
+        SHA256_Transform(&c_, in_ + done_);
+        done_ += 64;
+        return true;
+    }
+    /// Hashes the rest and compares the MAC with `mac` in constant time.
+    bool finish_equals(std::string_view mac) noexcept {
+        unsigned char inner[32], out[32];
+        // The bit count of the blocks given to SHA256_Transform, as SHA256_Update counts it.
+        const auto bits = static_cast<SHA_LONG>(done_ << 3);
+        c_.Nh += static_cast<SHA_LONG>(done_ >> 29) + (c_.Nl + bits < c_.Nl ? 1 : 0);
+        c_.Nl += bits;
+        SHA256_Update(&c_, in_ + done_, len_ - done_);
+        done_ = len_;
+        SHA256_Final(inner, &c_);
+        c_ = pads_.out256;
+        SHA256_Update(&c_, inner, sizeof inner);
+        SHA256_Final(out, &c_);
+        const bool ok = mac.size() == sizeof out && CRYPTO_memcmp(out, mac.data(), sizeof out) == 0;
+        OPENSSL_cleanse(inner, sizeof inner);
+        OPENSSL_cleanse(out, sizeof out);
+        return ok;
+    }
+
+private:
+    const hmac_pads& pads_;
+    SHA256_CTX c_;
+    const unsigned char* in_;
+    std::size_t len_;
+    std::size_t done_ = 0;
+};
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif

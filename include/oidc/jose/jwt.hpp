@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -259,20 +260,35 @@ inline std::error_code check_claims(const claims& c, alg a, const validation_opt
 
 namespace detail {
 
-/// Per-thread buffers of validate().
+/// The members of a simple protected header.
+struct simple_header {
+    std::string_view alg, kid, typ;
+};
+
+/// A protected header that validate() read before: its exact base64url text, its decoded
+/// JSON (which `h` refers into) and the algorithm it names.
+struct cached_header {
+    std::string b64, json;
+    simple_header h;
+    alg a = alg::none;
+};
+
+/// Per-thread buffers of validate(), and the last few simple headers it read: tokens of one
+/// issuer share one header, so a token whose header segment equals a cached one byte for byte
+/// skips decoding and reading it (same bytes, same result).
 struct validate_state {
-    std::string header, payload, signature;
+    static constexpr std::size_t header_slots = 4;
+    static constexpr std::size_t max_cached_header = 512; ///< longer segments are not cached
+    std::string payload, signature;
+    std::array<cached_header, header_slots> headers;
+    cached_header uncached;      ///< a header segment longer than max_cached_header
+    std::size_t next_header = 0; ///< the slot replaced next (round robin)
 };
 
 inline validate_state& validate_buffers() {
     thread_local validate_state s;
     return s;
 }
-
-/// The members of a simple protected header.
-struct simple_header {
-    std::string_view alg, kid, typ;
-};
 
 /// Reads a protected header of the common shape: a JSON object (whitespace allowed) whose
 /// members are alg (required), kid, typ and cty, each at most once, each a string without
@@ -351,6 +367,67 @@ inline bool read_simple_header(std::string_view text, simple_header& out) noexce
     return p == e && (seen & 1) != 0;
 }
 
+/// The simple header (read_simple_header, with an algorithm other than none) whose base64url
+/// text is `seg`, from the thread's cache or read now and cached; null when `seg` is not such
+/// a header (bad base64url, not simple, alg none or unknown).
+inline const cached_header* simple_header_of(validate_state& st, std::string_view seg) {
+    for (const cached_header& c : st.headers)
+        if (c.b64.size() == seg.size() && !c.b64.empty() &&
+            std::memcmp(c.b64.data(), seg.data(), seg.size()) == 0)
+            return &c;
+    const bool keep = seg.size() <= validate_state::max_cached_header;
+    cached_header& c = keep ? st.headers[st.next_header] : st.uncached;
+    c.b64.clear(); // the slot is invalid until this header proves simple
+    c.h = simple_header{};
+    if (base64url_decode(seg, c.json) || !read_simple_header(c.json, c.h))
+        return nullptr;
+    const auto a = alg_from_string(c.h.alg);
+    if (!a || *a == alg::none)
+        return nullptr;
+    c.a = *a;
+    if (keep) {
+        c.b64.assign(seg.data(), seg.size());
+        st.next_header = (st.next_header + 1) % validate_state::header_slots;
+    }
+    return &c;
+}
+
+#if OIDC_LOW_LEVEL_SHA
+/// The end of validate_common() for HS256 with a key schedule, the key and the signature size
+/// checked: what verify() does, with the MAC computed along the payload's decoding and the
+/// claims read. The hash of the signing input is a chain of dependent SHA-256 instructions
+/// that leaves most of the core idle, so one 64-byte block is hashed between two steps of
+/// the other work (a piece of the decoding, a top-level member) and runs beside it. The claims
+/// are read but not looked at before the MAC is checked; the errors are those of the
+/// sequential order (MAC, typ, the read, the claim rules). False when the payload does not
+/// decode (the general path reports it).
+inline bool validate_hs256(const hmac_pads& pads, std::string_view token, std::size_t d1,
+                           std::size_t d2, const simple_header& h, const validation_options& opt,
+                           claims& out, std::error_code& ec) {
+    validate_state& st = validate_buffers();
+    hmac_sha256_steps mac(pads, token.substr(0, d2));
+    if (base64url_decode(token.substr(d1 + 1, d2 - d1 - 1), st.payload))
+        return false;
+    // One block per `stride` bytes of the claims, so that the blocks spread over the read.
+    struct pacer {
+        hmac_sha256_steps& mac;
+        std::size_t stride, next = 0;
+        static std::size_t step(void* self, std::size_t) noexcept {
+            auto& p = *static_cast<pacer*>(self);
+            return p.mac.advance_block() ? (p.next += p.stride) : SIZE_MAX;
+        }
+    } pace{mac, std::max<std::size_t>(16, st.payload.size() * 64 / (d2 + 1))};
+    const std::error_code parsed = claims::parse_swap(st.payload, out, &pacer::step, &pace);
+    if (!mac.finish_equals(st.signature))
+        ec = errc::signature_invalid;
+    else if (!(ec = check_typ(h.typ, opt)) && !(ec = parsed))
+        ec = check_claims(out, alg::HS256, opt);
+    if (ec)
+        out.clear();
+    return true;
+}
+#endif
+
 /// The common case of validate() without building a jws: a compact token whose protected
 /// header holds only string members alg, kid, typ and cty (Keycloak, oidc-provider, Auth0,
 /// Entra ID ...; see read_simple_header). Anything else - a parse error, another header member
@@ -368,33 +445,43 @@ inline bool validate_common(std::string_view token, const jwk_set& keys,
     if (d2 == d1)
         return false;
     validate_state& st = validate_buffers();
-    simple_header h;
-    if (base64url_decode(token.substr(0, d1), st.header) || !read_simple_header(st.header, h))
+    const cached_header* ch = simple_header_of(st, token.substr(0, d1));
+    if (!ch)
         return false;
-    const auto a = alg_from_string(h.alg);
-    if (!a || *a == alg::none)
+    const simple_header& h = ch->h;
+    const alg a = ch->a;
+    const std::string_view payload = token.substr(d1 + 1, d2 - d1 - 1);
+    if (base64url_decode(token.substr(d2 + 1), st.signature))
         return false;
-    if (base64url_decode(token.substr(d1 + 1, d2 - d1 - 1), st.payload) ||
-        base64url_decode(token.substr(d2 + 1), st.signature))
+    // What verify_signature() does for a parsed jws, once the payload has decoded (a payload
+    // that does not decode goes to the general path, whatever else is wrong).
+    const bool allowed =
+        std::find(opt.algorithms.begin(), opt.algorithms.end(), a) != opt.algorithms.end();
+    const jwk* key = allowed ? keys.select(h.kid, a) : nullptr;
+#if OIDC_LOW_LEVEL_SHA
+    if (key && a == alg::HS256 && st.signature.size() == 32 &&
+        !check_key(key->impl(), a, key_op::verify)) {
+        if (const hmac_pads* pads = key->impl().pads_for(oidc::detail::ossl::hash::sha256))
+            return validate_hs256(*pads, token, d1, d2, h, opt, out, ec);
+    }
+#endif
+    if (base64url_decode(payload, st.payload))
         return false;
-
-    // What verify_signature() does for a parsed jws.
-    if (std::find(opt.algorithms.begin(), opt.algorithms.end(), *a) == opt.algorithms.end()) {
+    if (!allowed) {
         ec = errc::alg_not_allowed;
         return true;
     }
-    const jwk* key = keys.select(h.kid, *a);
     if (!key) {
         ec = errc::key_not_found;
         return true;
     }
-    if ((ec = verify(*a, *key, token.substr(0, d2), st.signature)))
+    if ((ec = verify(a, *key, token.substr(0, d2), st.signature)))
         return true;
     if ((ec = check_typ(h.typ, opt)))
         return true;
     if ((ec = claims::parse_swap(st.payload, out)))
         return true;
-    if ((ec = check_claims(out, *a, opt)))
+    if ((ec = check_claims(out, a, opt)))
         out.clear();
     return true;
 }

@@ -370,6 +370,62 @@ TEST_CASE("jose: validate's simple-header path and the general path agree", "[jo
                          c) == errc::jws_malformed);
 }
 
+TEST_CASE("jose: validate's header cache never serves another header", "[jose][jwt]") {
+    const std::string secret(32, 'k');
+    jose::jwk_set keys;
+    keys.add(jose::jwk::from_secret(secret, "k1"));
+    keys.add(jose::jwk::from_secret(secret + "2", "k2"));
+    const std::string p = b64(payload);
+    // Neighbours of one header: the same length with one byte changed (typ, kid, alg), a
+    // member added (crit, x), escapes, more headers than the cache has slots, and headers
+    // longer than the cached bound.
+    const std::string long_kid(600, 'z');
+    const std::vector<std::string> headers = {
+        R"({"alg":"HS256","kid":"k1","typ":"JWT"})",
+        R"({"alg":"HS256","kid":"k1","typ":"JWS"})",
+        R"({"alg":"HS256","kid":"k2","typ":"JWT"})",
+        R"({"alg":"HS384","kid":"k1","typ":"JWT"})",
+        R"({"alg":"HS256","kid":"k1","typ":"JWT" })",
+        R"({"alg":"HS256","kid":"k1","typ":"JWT","crit":["exp"]})",
+        R"({"alg":"HS256","kid":"k1","typ":"JWT","x":1})",
+        R"({"alg":"HS256","kid":"k1","typ":"JWT"})",
+        R"({"alg":"HS256","kid":"k1","typ":"JWT","typ":"JWT"})",
+        R"({"alg":"none","kid":"k1","typ":"JWT"})",
+        R"({"alg":"HS256","kid":"k1","typ":"at+jwt"})",
+        R"({"alg":"HS256"})",
+        "{\"alg\":\"HS256\",\"kid\":\"" + long_kid + "\"}",
+        "{\"alg\":\"HS256\",\"kid\":\"" + long_kid + "y\"}",
+    };
+    auto token_for = [&](const std::string& h, const std::string& key) {
+        const std::string input = b64(h) + "." + p;
+        return input + "." + b64(hmac(jose::alg::HS256, key, input));
+    };
+    std::mt19937 rng(3);
+    for (int round = 0; round < 200; ++round) {
+        const std::string& h = headers[rng() % headers.size()];
+        auto o = options();
+        o.typ = round % 3 == 0 ? "" : "JWT";
+        for (const std::string& key : {secret, secret + "2"}) {
+            const std::string token = token_for(h, key);
+            INFO(h << " key " << key.size());
+            jose::claims a, b;
+            const auto ea = jose::validate(token, keys, o, a);
+            const auto eb = general_validate(token, keys, o, b);
+            CHECK(ea == eb);
+            CHECK(a.to_json() == b.to_json());
+        }
+    }
+    // The first header is cached; a header of the same length one byte apart is read anew.
+    auto o = options();
+    o.typ = "JWT";
+    jose::claims c;
+    CHECK_FALSE(jose::validate(token_for(headers[0], secret), keys, o, c));
+    CHECK(jose::validate(token_for(headers[1], secret), keys, o, c) == errc::typ_mismatch);
+    CHECK(jose::validate(token_for(headers[2], secret), keys, o, c) == errc::signature_invalid);
+    CHECK(jose::validate(token_for(headers[3], secret), keys, o, c) == errc::alg_not_allowed);
+    CHECK_FALSE(jose::validate(token_for(headers[0], secret), keys, o, c));
+}
+
 TEST_CASE("jose: HMAC on the cached key schedule equals EVP HMAC for every key length",
           "[jose][jws]") {
     std::mt19937 rng(5);
@@ -394,6 +450,175 @@ TEST_CASE("jose: HMAC on the cached key schedule equals EVP HMAC for every key l
                 CHECK(jose::verify(a, key, input, mac) == errc::signature_invalid);
                 mac.pop_back();
                 CHECK(jose::verify(a, key, input, mac) == errc::signature_invalid);
+            }
+        }
+    }
+}
+
+#if OIDC_LOW_LEVEL_SHA
+TEST_CASE("jose: HMAC-SHA-256 in steps equals EVP HMAC for every length and step count",
+          "[jose][jws]") {
+    std::mt19937 rng(9);
+    for (std::size_t key_len : {32, 64, 65, 100}) {
+        std::string secret(key_len, '\0');
+        for (auto& ch : secret)
+            ch = static_cast<char>(rng());
+        auto pads = jd::hmac_pads::make(secret, oidc::detail::ossl::hash::sha256);
+        REQUIRE(pads);
+        for (std::size_t n : {0, 1, 55, 56, 63, 64, 65, 127, 128, 129, 1000, 1500, 4096}) {
+            std::string input(n, '\0');
+            for (auto& ch : input)
+                ch = static_cast<char>(rng());
+            const std::string want = hmac(jose::alg::HS256, secret, input);
+            for (std::size_t steps :
+                 {std::size_t{0}, std::size_t{1}, std::size_t{2}, n / 64, n / 64 + 5}) {
+                INFO("key " << key_len << " input " << n << " steps " << steps);
+                jd::hmac_sha256_steps mac(*pads, input);
+                std::size_t made = 0;
+                for (std::size_t i = 0; i < steps; ++i)
+                    made += mac.advance_block() ? 1 : 0;
+                CHECK(made == std::min(steps, n / 64));
+                std::string wrong = want;
+                wrong[0] ^= 1;
+                CHECK(mac.finish_equals(want));
+                jd::hmac_sha256_steps again(*pads, input);
+                again.advance_block();
+                CHECK_FALSE(again.finish_equals(wrong));
+                jd::hmac_sha256_steps shorter(*pads, input);
+                CHECK_FALSE(shorter.finish_equals(want.substr(0, 31)));
+            }
+        }
+    }
+}
+#endif
+
+TEST_CASE("jose: claims::parse with a progress callback reads the same claims", "[jose][claims]") {
+    struct counter {
+        std::size_t calls = 0, last = 0, size = 0, stride = 1;
+        bool ordered = true;
+        static std::size_t step(void* self, std::size_t offset) noexcept {
+            auto& c = *static_cast<counter*>(self);
+            c.ordered = c.ordered && offset >= c.last && offset <= c.size;
+            c.last = offset;
+            ++c.calls;
+            return c.calls > 40 ? SIZE_MAX : offset + c.stride;
+        }
+    };
+    json_gen g{std::mt19937(21)};
+    for (int i = 0; i < 1500; ++i) {
+        g.spaces = i % 3 == 1;
+        g.escapes = i % 4 == 3;
+        const std::string doc = g.object(0);
+        jose::claims a, b;
+        counter cnt;
+        cnt.size = doc.size();
+        cnt.stride = static_cast<std::size_t>(i % 7) * 8 + 1;
+        std::string text = doc;
+        const auto ea = jose::claims::parse_swap(text, a, &counter::step, &cnt);
+        const auto eb = jose::claims::parse_reference(doc, b);
+        INFO(doc);
+        REQUIRE(ea == eb);
+        CHECK(a.to_json() == b.to_json());
+        CHECK(cnt.calls >= 1); // the first call at offset 0
+        CHECK(cnt.ordered);
+    }
+}
+
+TEST_CASE("jose: typed claim names are recognised exactly", "[jose][claims]") {
+    // A typed claim of the wrong type is claim_invalid; any other name is an untyped claim.
+    const std::vector<std::string> names = {
+        "iss",       "sub", "aud", "exp", "nbf",     "iat",    "jti",   "azp",      "nonce",
+        "auth_time", "acr", "amr", "sid", "at_hash", "c_hash", "scope", "client_id"};
+    auto recognised = [](const std::string& name_json, bool spaces) {
+        // An object is the wrong type for every typed claim.
+        const std::string doc = spaces ? "{ " + name_json + " : {} }" : "{" + name_json + ":{}}";
+        jose::claims c;
+        const auto ec = jose::claims::parse(doc, c);
+        jose::claims r;
+        const auto er = jose::claims::parse_reference(doc, r);
+        CHECK(ec == er);
+        REQUIRE((!ec || ec == errc::claim_invalid));
+        return ec == errc::claim_invalid;
+    };
+    for (const std::string& n : names) {
+        for (bool spaces : {false, true}) {
+            INFO(n);
+            CHECK(recognised("\"" + n + "\"", spaces));
+            // The same name spelled with an escape is the same name.
+            CHECK(recognised("\"\\u00" +
+                                 std::string(n[0] == 'a'   ? "61"
+                                             : n[0] == 'c' ? "63"
+                                             : n[0] == 'e' ? "65"
+                                             : n[0] == 'i' ? "69"
+                                             : n[0] == 'j' ? "6a"
+                                             : n[0] == 'n' ? "6e"
+                                                           : "73") +
+                                 n.substr(1) + "\"",
+                             spaces) == (n[0] == 'a' || n[0] == 'c' || n[0] == 'e' || n[0] == 'i' ||
+                                         n[0] == 'j' || n[0] == 'n' || n[0] == 's'));
+            // One byte changed, one more, one less: another name.
+            for (std::size_t i = 0; i < n.size(); ++i) {
+                for (char x : {'A', '_', 'z', '"' == n[i] ? 'q' : 'Q'}) {
+                    std::string m = n;
+                    if (m[i] == x)
+                        continue;
+                    m[i] = x;
+                    INFO(m);
+                    CHECK_FALSE(recognised("\"" + m + "\"", spaces));
+                }
+            }
+            CHECK_FALSE(recognised("\"" + n + "x\"", spaces));
+            CHECK_FALSE(recognised("\"" + n.substr(0, n.size() - 1) + "\"", spaces));
+            CHECK_FALSE(recognised("\"x" + n + "\"", spaces));
+        }
+    }
+}
+
+TEST_CASE("jose: validate's HS256 path reports what the sequential order reports", "[jose][jwt]") {
+    // The MAC is computed along the claims read: every combination of a good or bad MAC, typ,
+    // payload (valid, invalid JSON, a bad claim, not base64url) and claim rule gives the error
+    // of the general path, and no claims unless all pass.
+    const std::string secret(32, 'k');
+    jose::jwk_set keys;
+    keys.add(jose::jwk::from_secret(secret, "k1"));
+    const std::string big(3000, 'x');
+    const std::vector<std::string> payloads = {
+        payload,
+        R"({"iss":"https://issuer.example","aud":"api","exp":1,"sub":"u"})",
+        R"({"iss":"https://issuer.example","aud":"api","exp":)" + std::to_string(T + 60) +
+            R"(,"sub":"u","big":")" + big + R"(","n":{"a":[1,2,{"b":"c"}]}})",
+        R"({"iss":"https://issuer.example","aud":"api","exp":)" + std::to_string(T + 60) +
+            R"(,"sub":"u","sub":"v"})",
+        R"({"iss":"https://issuer.example","aud":5})",
+        R"({"iss":"https://issuer.example","aud":"api")",
+        R"({"iss":"https://issuer.example","aud":"api"} x)",
+        std::string("{\"iss\":\"\xff\"}"),
+        "",
+        "{}",
+    };
+    for (const std::string& pl : payloads) {
+        for (const std::string& typ : {std::string("JWT"), std::string("at+jwt")}) {
+            for (int mac_ok = 0; mac_ok < 2; ++mac_ok) {
+                for (int b64_ok = 0; b64_ok < 2; ++b64_ok) {
+                    const std::string h = R"({"alg":"HS256","typ":")" + typ + "\"}";
+                    std::string p = b64(pl);
+                    if (!b64_ok)
+                        p = p.empty() ? "x" : p.substr(0, p.size() - 1) + "*";
+                    const std::string input = b64(h) + "." + p;
+                    const std::string token =
+                        input + "." +
+                        b64(hmac(jose::alg::HS256, mac_ok ? secret : secret + "x", input));
+                    auto o = options();
+                    o.typ = "JWT";
+                    INFO(pl.substr(0, 80)
+                         << " typ " << typ << " mac " << mac_ok << " b64 " << b64_ok);
+                    jose::claims a, b;
+                    const auto ea = jose::validate(token, keys, o, a);
+                    const auto eb = general_validate(token, keys, o, b);
+                    CHECK(ea == eb);
+                    CHECK(a.to_json() == b.to_json());
+                    CHECK(a.size() == b.size());
+                }
             }
         }
     }
