@@ -8,7 +8,8 @@
 //   and AVX2 versions agree;
 // - an accepted claims set round-trips: to_json() parses back to the same text;
 // - validate() never accepts without the configured issuer and audience, and leaves no claims
-//   behind when it fails.
+//   behind when it fails; its error is the one of the sequential order (typ, the read, the
+//   claim rules), and a MAC one character off is signature_invalid.
 #include <oidc/detail/json.hpp>
 #include <oidc/jose/jwt.hpp>
 
@@ -114,5 +115,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::abort(); // max_age requested: auth_time present and recent enough
     if (ec && out.size() != 0)
         std::abort(); // claims must be cleared on failure
+    // validate() (HS256: the MAC computed along the claims read) reports what the sequential
+    // order reports: typ, then the read, then the claim rules.
+    std::error_code want = jose::check_typ((sel & 4) ? "at+jwt" : "", o);
+    if (!want)
+        want = cec;
+    if (!want)
+        want = jose::check_claims(c, jose::alg::HS256, o);
+    if (ec != want || (!ec && out.to_json() != c.to_json()))
+        std::abort();
+    // A MAC one bit off: refused as such, whatever the claims.
+    std::string forged = token;
+    char& m = forged[forged.size() - 10];
+    m = m == 'A' ? 'B' : 'A';
+    if (jose::validate(forged, keys, o, out) != oidc::errc::signature_invalid || out.size() != 0)
+        std::abort();
     return 0;
 }

@@ -54,10 +54,10 @@ public:
     /// The same, taking the text from `json` without a copy: `json` receives a spare buffer
     /// (for callers that decode into a reused string).
     static inline std::error_code parse_swap(std::string& json, claims& out);
-    /// Called by the reader, after a member or an array element, once `offset` bytes of the
-    /// text are read, and at least at the offset that its previous call returned: it returns
-    /// the offset of its next call (SIZE_MAX: none). For pacing other work along the read,
-    /// such as hashing the token.
+    /// Called by the reader before the first member and after each top-level member, once
+    /// `offset` bytes of the text are read and at least at the offset that its previous call
+    /// returned: it returns the offset of its next call (0: the next member; SIZE_MAX: none).
+    /// For pacing other work along the read, such as hashing the token.
     using progress_fn = std::size_t (*)(void* arg, std::size_t offset) noexcept;
     /// parse_swap() calling `progress` along the read (first at offset 0).
     static inline std::error_code parse_swap(std::string& json, claims& out, progress_fn progress,
@@ -465,7 +465,9 @@ plain_scan_avx2(std::string_view s, std::vector<std::uint64_t>& bits) {
     const std::size_t n = s.size();
     if (n < 64)
         return plain_scan_sse2(s, bits);
-    bits.assign((n + 63) / 64 + 1, 0); // and a zero word after the text's words
+    const std::size_t words = (n + 63) / 64;
+    bits.resize(words + 1); // every word is written below, and a zero word after them
+    bits[words] = 0;
     std::uint64_t* out = bits.data();
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     const __m256i backslash = _mm256_set1_epi8('\\');
@@ -900,15 +902,18 @@ struct claims::parser {
         case '[': {
             if (collect)
                 items_all_strings = false;
-            if (out)
+            const bool gather = out != nullptr; // a top-level array: its strings are kept
+            if (gather) {
                 out->type = claim_type::array;
+                items.clear();
+                items_all_strings = true;
+            }
             ++p;
             ws();
             if (*p == ']') {
                 ++p;
                 return p_ok;
             }
-            const bool gather = out != nullptr;
             for (;;) {
                 if (*p == '"' && depth < max_depth) { // a string element, without a call
                     text_ref r;
@@ -919,7 +924,6 @@ struct claims::parser {
                 } else if (auto ec = value(depth + 1, nullptr, gather)) {
                     return ec;
                 }
-                tick();
                 ws();
                 if (*p == ',') {
                     ++p;
@@ -1002,7 +1006,6 @@ struct claims::parser {
             } else if (auto ec = value(depth + 1, nullptr, false)) {
                 return ec;
             }
-            tick();
             ws();
             if (*p == ',') {
                 ++p;
@@ -1101,6 +1104,7 @@ struct claims::parser {
 
     // The top-level object: every member becomes an entry.
     perr top() {
+        std::size_t members = 0; // entries so far (c.entries_.size(), without its division)
         ws();
         if (*p != '{')
             return p_invalid;
@@ -1112,6 +1116,7 @@ struct claims::parser {
             for (;;) {
                 if (*p != '"')
                     return p_invalid;
+                const std::size_t index = members++;
                 entry& en = c.entries_.emplace_back();
                 en.key_off = off(p);
                 if (auto ec = string(en.name, true))
@@ -1127,8 +1132,6 @@ struct claims::parser {
                 ++p;
                 ws();
                 const known k = known_by_hash(name, en.hash, !en.name.decoded);
-                items.clear();
-                items_all_strings = true;
                 en.raw_off = off(p);
                 if (*p == '"') { // a string value, without a call
                     if (auto ec = string(en.str, true))
@@ -1140,7 +1143,7 @@ struct claims::parser {
                 en.raw_len = off(p) - en.raw_off;
                 // A claim of the wrong type is reported once the whole text is known to be
                 // JSON (a syntax error later on wins).
-                if (k != k_count && typed(k, en) != p_ok)
+                if (k != k_count && typed(k, en, index) != p_ok)
                     claim_error = true;
                 tick();
                 ws();
@@ -1162,8 +1165,8 @@ struct claims::parser {
         return claim_error ? p_claim : p_ok;
     }
 
-    perr typed(known k, const entry& en) {
-        c.index_[k] = static_cast<std::int16_t>(c.entries_.size() - 1);
+    perr typed(known k, const entry& en, std::size_t index) {
+        c.index_[k] = static_cast<std::int16_t>(index);
         switch (k) {
         case k_aud:
             if (en.type == claim_type::string) {

@@ -367,6 +367,17 @@ inline bool read_simple_header(std::string_view text, simple_header& out) noexce
     return p == e && (seen & 1) != 0;
 }
 
+/// token.rfind('.'), with glibc's vectorised memrchr where there is one.
+inline std::size_t last_dot(std::string_view token) noexcept {
+#if defined(__GLIBC__)
+    const void* q = ::memrchr(token.data(), '.', token.size());
+    return q ? static_cast<std::size_t>(static_cast<const char*>(q) - token.data())
+             : std::string_view::npos;
+#else
+    return token.rfind('.');
+#endif
+}
+
 /// The simple header (read_simple_header, with an algorithm other than none) whose base64url
 /// text is `seg`, from the thread's cache or read now and cached; null when `seg` is not such
 /// a header (bad base64url, not simple, alg none or unknown).
@@ -394,10 +405,10 @@ inline const cached_header* simple_header_of(validate_state& st, std::string_vie
 
 #if OIDC_LOW_LEVEL_SHA
 /// The end of validate_common() for HS256 with a key schedule, the key and the signature size
-/// checked: what verify() does, with the MAC computed along the payload's decoding and the
-/// claims read. The hash of the signing input is a chain of dependent SHA-256 instructions
-/// that leaves most of the core idle, so one 64-byte block is hashed between two steps of
-/// the other work (a piece of the decoding, a top-level member) and runs beside it. The claims
+/// checked: what verify() does, with the MAC computed along the claims read. The hash of the
+/// signing input is a chain of dependent SHA-256 instructions that leaves most of the core
+/// idle, so one 64-byte block is hashed per top-level member and runs beside the reader's
+/// work for that member (out-of-order execution overlaps the two). The claims
 /// are read but not looked at before the MAC is checked; the errors are those of the
 /// sequential order (MAC, typ, the read, the claim rules). False when the payload does not
 /// decode (the general path reports it).
@@ -408,16 +419,15 @@ inline bool validate_hs256(const hmac_pads& pads, std::string_view token, std::s
     hmac_sha256_steps mac(pads, token.substr(0, d2));
     if (base64url_decode(token.substr(d1 + 1, d2 - d1 - 1), st.payload))
         return false;
-    // One block per `stride` bytes of the claims, so that the blocks spread over the read.
-    struct pacer {
-        hmac_sha256_steps& mac;
-        std::size_t stride, next = 0;
-        static std::size_t step(void* self, std::size_t) noexcept {
-            auto& p = *static_cast<pacer*>(self);
-            return p.mac.advance_block() ? (p.next += p.stride) : SIZE_MAX;
-        }
-    } pace{mac, std::max<std::size_t>(16, st.payload.size() * 64 / (d2 + 1))};
-    const std::error_code parsed = claims::parse_swap(st.payload, out, &pacer::step, &pace);
+    // One block before the first member and after each top-level member (the reader's
+    // work for a member is about what runs beside one block); what is left after the read
+    // is hashed at the end.
+    const std::error_code parsed = claims::parse_swap(
+        st.payload, out,
+        [](void* m, std::size_t) noexcept -> std::size_t {
+            return static_cast<hmac_sha256_steps*>(m)->advance_block() ? 0 : SIZE_MAX;
+        },
+        &mac);
     if (!mac.finish_equals(st.signature))
         ec = errc::signature_invalid;
     else if (!(ec = check_typ(h.typ, opt)) && !(ec = parsed))
@@ -441,7 +451,7 @@ inline bool validate_common(std::string_view token, const jwk_set& keys,
     const std::size_t d1 = token.find('.');
     if (d1 == std::string_view::npos || d1 == 0)
         return false;
-    const std::size_t d2 = token.rfind('.');
+    const std::size_t d2 = last_dot(token);
     if (d2 == d1)
         return false;
     validate_state& st = validate_buffers();

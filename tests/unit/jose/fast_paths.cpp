@@ -292,18 +292,28 @@ TEST_CASE("jose: claims::parse and the byte-at-a-time reader agree", "[jose][cla
     // across 64-byte words, with and without spaces.
     const std::string long_str(70, 'q');
     for (const std::string& doc :
-         {std::string(R"({"a":1,"\u0061":2})"), std::string(R"({"a":"x","b":{"k":1,"\u006b":2}})"),
-          std::string(R"({"a":"x" ,"a":"y"})"), std::string(R"({"iss":"i","aud":["x",1]})"),
-          std::string(R"({"exp":18446744073709551616})"), std::string(R"({"exp":1e400})"),
+         {std::string(R"({"a":1,"\u0061":2})"),
+          std::string(R"({"a":"x","b":{"k":1,"\u006b":2}})"),
+          std::string(R"({"a":"x" ,"a":"y"})"),
+          std::string(R"({"iss":"i","aud":["x",1]})"),
+          std::string(R"({"exp":18446744073709551616})"),
+          std::string(R"({"exp":1e400})"),
           "{\"d\":" + std::string(31, '[') + std::string(31, ']') + "}",
           "{\"d\":" + std::string(32, '[') + std::string(32, ']') + "}",
           "{\"" + long_str + "\":\"" + long_str + "\",\"b\":[\"" + long_str + "\"]}",
           "{\"" + long_str + "\" : \"" + long_str + "\" , \"b\" : [ \"" + long_str + "\" ] }",
-          std::string(R"({"a":"x"}  )"), std::string(R"(  {"a":"x"})"),
-          std::string(R"({"a":"x""})"), std::string(R"({"a":"x" "b":1})"),
-          std::string(R"({"a":1 2})"), std::string(R"({"a":tru})"),
-          std::string("{\"a\":\"\xc3\xa9\"}"), std::string("{\"a\":\"\xc3\"}"),
-          std::string(R"({"":""})")})
+          std::string(R"({"a":"x"}  )"),
+          std::string(R"(  {"a":"x"})"),
+          std::string(R"({"a":"x""})"),
+          std::string(R"({"a":"x" "b":1})"),
+          std::string(R"({"a":1 2})"),
+          std::string(R"({"a":tru})"),
+          std::string("{\"a\":\"\xc3\xa9\"}"),
+          std::string("{\"a\":\"\xc3\"}"),
+          std::string(R"({"":""})"),
+          std::string(R"({"aud":["x","y"],"amr":["a"]})"),
+          std::string(R"({"aud":[],"amr":[]})"),
+          std::string(R"({"aud":[1]})")})
         check_same(doc);
 }
 
