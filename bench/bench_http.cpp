@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +24,41 @@
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+
+/// User and system CPU time of the process so far, in microseconds.
+struct cpu_times {
+    double user = 0;
+    double sys = 0;
+    static cpu_times now() {
+        rusage ru{};
+        getrusage(RUSAGE_SELF, &ru);
+        auto us = [](const timeval& t) {
+            return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+        };
+        return {us(ru.ru_utime), us(ru.ru_stime)};
+    }
+};
+
+/// CPU time of the counted requests (from the first one after the warm-up to the end),
+/// printed to stderr per request: the client's own cost, whatever else runs on its CPU.
+struct cpu_meter {
+    std::atomic<bool> started{false};
+    cpu_times at_start;
+    void start() {
+        if (!started.exchange(true))
+            at_start = cpu_times::now();
+    }
+    void report(const char* who, long requests) const {
+        if (!started || requests <= 0)
+            return;
+        const cpu_times end = cpu_times::now();
+        const double n = static_cast<double>(requests);
+        const double user = (end.user - at_start.user) / n;
+        const double sys = (end.sys - at_start.sys) / n;
+        std::fprintf(stderr, "%s: cpu per request %.1f us (user %.1f, sys %.1f)\n", who, user + sys,
+                     user, sys);
+    }
+};
 
 std::string bearer() {
     // A JWT-sized token: header.payload.signature of about 1.9 KB in total.
@@ -44,6 +80,7 @@ double run_ours(const std::string& url, const std::string& ca, int conns, double
     const std::string auth = bearer();
     std::atomic<long> count{0};
     std::atomic<long> errors{0};
+    cpu_meter meter;
     auto start = clock_type::now();
     auto warm_end = start + std::chrono::milliseconds(500);
     auto end = warm_end + std::chrono::duration_cast<clock_type::duration>(
@@ -68,14 +105,17 @@ double run_ours(const std::string& url, const std::string& ca, int conns, double
                                          res.status);
                         co_return;
                     }
-                    if (now >= warm_end)
+                    if (now >= warm_end) {
+                        meter.start();
                         ++count;
+                    }
                 }
             },
             asio::detached);
     ioc.run();
     if (errors > 0)
         return 0;
+    meter.report("ours", count.load());
     return static_cast<double>(count.load()) / seconds;
 }
 
@@ -125,6 +165,7 @@ double run_curl(const std::string& url, const std::string& ca, int conns, double
     const std::string auth = "Authorization: " + bearer();
     std::atomic<long> count{0};
     std::atomic<long> errors{0};
+    cpu_meter meter;
     auto start = clock_type::now();
     auto warm_end = start + std::chrono::milliseconds(500);
     auto end = warm_end + std::chrono::duration_cast<clock_type::duration>(
@@ -151,8 +192,10 @@ double run_curl(const std::string& url, const std::string& ca, int conns, double
                 ++errors;
                 break;
             }
-            if (now >= warm_end)
+            if (now >= warm_end) {
+                meter.start();
                 ++count;
+            }
         }
         api.slist_free_all(headers);
         api.easy_cleanup(h);
@@ -166,6 +209,7 @@ double run_curl(const std::string& url, const std::string& ca, int conns, double
         std::fprintf(stderr, "curl errors: %ld\n", errors.load());
         return 0;
     }
+    meter.report("curl", count.load());
     return static_cast<double>(count.load()) / seconds;
 }
 

@@ -380,7 +380,6 @@ private:
     std::unordered_map<std::string, tls_session_ptr> sessions_; // TLS resumption per origin
 };
 
-using send_result = std::pair<std::error_code, response>;
 using send_tuple = std::tuple<std::error_code, response>;
 
 /// Requests in a row on this thread that completed without suspending their caller.
@@ -390,61 +389,111 @@ inline unsigned& inline_streak() noexcept {
 }
 inline constexpr unsigned max_inline_streak = 16;
 
+/// What a request's target URL gives: the parsed URL, the pool key (origin), the
+/// request-target and the Host value. Kept per thread for the last target (a client sends
+/// to the same URLs again and again): a hit costs one comparison instead of a parse and
+/// four strings. The reference is valid until the thread runs other code: use it before
+/// any suspension.
+struct target_info {
+    std::string target; ///< the URL as given
+    std::error_code ec; ///< parse_url's result
+    url u;
+    std::string origin;
+    std::string request_target;
+    std::string host_header;
+};
+
+inline const target_info& cached_target(std::string_view target) {
+    thread_local target_info t;
+    thread_local bool filled = false;
+    if (!filled || t.target != target) {
+        filled = false; // until complete (a bad_alloc on the way leaves it empty)
+        t.target.assign(target);
+        t.u = url{};
+        t.ec = parse_url(target, t.u);
+        t.origin.clear();
+        t.request_target.clear();
+        t.host_header.clear();
+        if (!t.ec) {
+            t.u.append_origin(t.origin);
+            t.u.append_target(t.request_target);
+            t.u.append_host_header(t.host_header);
+        }
+        filled = true;
+    }
+    return t;
+}
+
+/// Connects a new connection to the origin of `target` (through the proxy the client uses
+/// for it) into `out`. A coroutine of its own, so that the URL it needs across the
+/// connection steps is not in the frame of every request.
+OIDC_CORO inline asio::awaitable<std::error_code>
+open_connection(client_state& st, std::string_view target, timeouts t,
+                std::shared_ptr<connection>& out) {
+    url u;
+    const url* proxy = nullptr;
+    {
+        const target_info& info = cached_target(target);
+        if (info.ec)
+            co_return info.ec;
+        u = info.u;
+        std::error_code ec;
+        proxy = st.proxy_for(u, ec);
+        if (ec)
+            co_return ec;
+        out = std::make_shared<connection>(st.executor(), u.scheme == "https" ? st.tls() : nullptr);
+        out->origin = info.origin;
+    }
+    if (out->is_tls() && st.options().resume_tls_sessions)
+        out->set_resume_session(st.session_for(out->origin));
+    std::error_code ec = co_await out->connect(u, proxy, t);
+    if (ec)
+        out->close();
+    co_return ec;
+}
+
 /// The I/O driver of one request. Runs on the caller's coroutine (awaitable tokens) or on
 /// a coroutine of its own on the client's executor (other tokens); no strand is needed:
 /// the pool is behind a mutex and a connection serves one request at a time.
+///
+/// The frame stays under the 1,020 bytes that Asio recycles per thread (no allocation per
+/// request): the parser lives in the connection, the parsed URL in the thread's
+/// target_info (used before any suspension), connecting is a coroutine of its own, and
+/// the waits for the response are awaited here (no read coroutine: Asio keeps only two
+/// recycled frames per thread).
 OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_state> st,
                                                        request req, send_options so) {
-    send_result out;
+    std::error_code ec;
     try {
-        url u;
-        if (auto ec = parse_url(req.target, u)) {
-            out.first = ec;
-            co_return std::move(out);
-        }
-        if (u.scheme != "https" && !st->options().allow_insecure_http) {
-            out.first = make_error_code(errc::insecure_scheme);
-            co_return std::move(out);
-        }
-        std::error_code ec;
-        const url* proxy = st->proxy_for(u, ec);
-        if (ec) {
-            out.first = ec;
-            co_return std::move(out);
-        }
         // May this request be sent again after it reached the server (RFC 9110 9.2.2)?
         const bool replayable = is_idempotent(req.method) || so.retry_non_idempotent;
-        // The pool key, built in a buffer of the thread (no allocation per request; used
-        // before any suspension). A new connection keeps its own copy.
         std::shared_ptr<connection> conn;
-        {
-            thread_local std::string key;
-            key.clear();
-            u.append_origin(key);
-            conn = st->take(key, replayable ? liveness_check::after_idle : liveness_check::always);
-        }
         // A pooled connection lends its serialization buffer (no allocation per request);
         // the buffer goes back with whichever connection ends up in the pool.
-        std::string wire = conn ? std::move(conn->wire_buffer()) : std::string();
-        wire.clear();
+        std::string wire;
         {
-            thread_local std::string target, host; // used before any suspension
-            target.clear();
-            host.clear();
-            u.append_target(target);
-            u.append_host_header(host);
-            ec = serialize_request(req, target, host, wire);
+            const target_info& t = cached_target(req.target);
+            if (t.ec)
+                co_return send_tuple{t.ec, response{}};
+            if (t.u.scheme != "https" && !st->options().allow_insecure_http)
+                co_return send_tuple{make_error_code(errc::insecure_scheme), response{}};
+            (void)st->proxy_for(t.u, ec); // a bad proxy setting fails before the pool
+            if (ec)
+                co_return send_tuple{ec, response{}};
+            conn = st->take(t.origin,
+                            replayable ? liveness_check::after_idle : liveness_check::always);
+            if (conn)
+                wire = std::move(conn->wire_buffer());
+            wire.clear();
+            ec = serialize_request(req, t.request_target, t.host_header, wire);
         }
         if (ec) {
             if (conn) {
                 conn->wire_buffer() = std::move(wire);
                 st->put(std::move(conn));
             }
-            out.first = ec;
-            co_return std::move(out);
+            co_return send_tuple{ec, response{}};
         }
-        const bool head = req.method == verb::head;
-        response_parser parser(so.limits);
         bool waited = false; // whether this request suspended the caller
 
         for (int attempt = 0;; ++attempt) {
@@ -453,22 +502,15 @@ OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_st
             const bool reused = conn != nullptr;
             if (!conn) {
                 waited = true;
-                conn = std::make_shared<connection>(st->executor(),
-                                                    u.scheme == "https" ? st->tls() : nullptr);
-                conn->origin = u.origin();
-                if (conn->is_tls() && st->options().resume_tls_sessions)
-                    conn->set_resume_session(st->session_for(conn->origin));
-                ec = co_await conn->connect(u, proxy, so.timeout);
-                if (ec) {
-                    conn->close();
-                    out.first = ec;
-                    co_return std::move(out);
-                }
+                ec = co_await open_connection(*st, req.target, so.timeout, conn);
+                if (ec)
+                    co_return send_tuple{ec, response{}};
             }
-            parser.reset(head);
+            response_parser& parser = conn->parser();
+            parser.reset(req.method == verb::head, so.limits);
             bool any_bytes = false;
             const std::uint64_t written_before = conn->bytes_written();
-            // Non-blocking steps first; a coroutine only for what must wait (see connection).
+            // Non-blocking steps first; a wait only for what must wait (see connection).
             std::string_view rest = wire;
             ec = conn->write_now(rest);
             if (!ec && !rest.empty()) {
@@ -478,9 +520,11 @@ OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_st
             bool done = false;
             if (!ec)
                 ec = conn->read_response_now(parser, any_bytes, done);
-            if (!ec && !done) {
+            while (!ec && !done) {
                 waited = true;
-                ec = co_await conn->read_response(parser, so.timeout.read, any_bytes);
+                conn->arm_read(so.timeout.read);
+                auto [wait_error] = co_await conn->async_wait_ready();
+                ec = conn->read_after_wait(wait_error, parser, any_bytes, done);
             }
             if (ec) {
                 // The stale keep-alive race: a reused idle connection that the server closed
@@ -492,19 +536,22 @@ OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_st
                 conn->close();
                 if (reused && !any_bytes && detail::is_peer_closed(ec) && (replayable || unsent))
                     continue;
-                out.first = detail::is_peer_closed(ec) ? make_error_code(errc::http_truncated) : ec;
-                co_return std::move(out);
+                if (detail::is_peer_closed(ec))
+                    ec = make_error_code(errc::http_truncated);
+                co_return send_tuple{ec, response{}};
             }
             if (st->options().resume_tls_sessions)
                 if (auto session = conn->take_resumable_session())
                     st->save_session(conn->origin, std::move(session));
+            // The response leaves the parser before the connection goes back to the pool
+            // (another request may take it at once).
+            send_tuple out{std::error_code{}, parser.release()};
             if (conn->reusable(parser)) {
                 conn->wire_buffer() = std::move(wire);
                 st->put(std::move(conn));
             } else {
                 conn->close();
             }
-            out.second = parser.release();
             // A request that never waited did not let the caller's thread run anything else:
             // after a run of them, yield once so that a loop of requests to a fast server
             // cannot starve the other handlers (timers, other coroutines) of the context.
@@ -514,14 +561,14 @@ OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_st
                 inline_streak() = 0;
                 co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
             }
-            co_return std::move(out);
+            co_return out;
         }
     } catch (const std::system_error& e) {
-        out = send_result{e.code(), response{}};
+        ec = e.code();
     } catch (const std::bad_alloc&) {
-        out = send_result{std::make_error_code(std::errc::not_enough_memory), response{}};
+        ec = std::make_error_code(std::errc::not_enough_memory);
     }
-    co_return std::move(out);
+    co_return send_tuple{ec, response{}};
 }
 
 /// The awaitable fast path: the request runs inside the caller's coroutine (no co_spawn,

@@ -147,6 +147,14 @@ inline BIO_METHOD* nosig_bio_method() {
     return method;
 }
 
+/// Empties this thread's OpenSSL error queue before an SSL call (SSL_get_error reads it):
+/// a look first, much cheaper than ERR_clear_error's sweep of every slot when the queue
+/// is already empty, as it nearly always is (errors are cleared where they are handled).
+inline void clear_tls_errors() noexcept {
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+}
+
 struct ssl_free {
     void operator()(SSL* s) const noexcept { SSL_free(s); }
 };
@@ -215,6 +223,10 @@ public:
     /// The buffer a request is serialized into, kept with the connection so that a pooled
     /// connection writes without allocating.
     std::string& wire_buffer() noexcept { return wire_; }
+
+    /// The response parser of this connection's requests (reused: its line buffer stays
+    /// with the connection, and the request's coroutine frame stays small).
+    response_parser& parser() noexcept { return parser_; }
 
     /// Resolves `target.host`, connects (through `proxy` with CONNECT when given), and does
     /// the TLS handshake with SNI and host name verification when the connection is TLS.
@@ -324,6 +336,33 @@ public:
         }
     }
 
+    // read_response() in steps, for a caller that awaits in its own coroutine frame (one
+    // frame less per waiting request; Asio recycles only two frames per thread):
+    //   arm_read(t); auto [e] = co_await async_wait_ready(); ec = read_after_wait(e, ...);
+    // repeated while !done, after read_response_now().
+
+    /// Starts the time limit of one wait for response bytes.
+    void arm_read(std::chrono::milliseconds timeout) { arm(timeout); }
+    /// Waits until the socket is ready for what the read needs (as_tuple awaitable).
+    auto async_wait_ready() {
+        return socket_.async_wait(next_want_ == want::read ? socket_type::wait_read
+                                                           : socket_type::wait_write,
+                                  net::use_nothrow_awaitable);
+    }
+    /// After async_wait_ready(): reads and parses what is there; `done` when complete.
+    std::error_code read_after_wait(std::error_code wait_error, response_parser& parser,
+                                    bool& any_bytes, bool& done) {
+        disarm();
+        done = false;
+        if (wait_error)
+            return fix(wait_error);
+        want next = want::none;
+        std::error_code ec = read_step(parser, any_bytes, next); // want::write: TLS writes first
+        next_want_ = next == want::write ? want::write : want::read;
+        done = !ec && next == want::none;
+        return ec;
+    }
+
     /// After a complete response: may the connection carry another request?
     bool reusable(const response_parser& parser) const noexcept {
         return parser.done() && parser.keep_alive() && !leftover_ && !peer_closed_ &&
@@ -418,7 +457,7 @@ private:
 
     std::error_code write_some(std::string_view data, std::size_t& n, want& w) {
         if (ssl_) {
-            ERR_clear_error();
+            detail::clear_tls_errors();
             errno = 0;
             int r = SSL_write_ex(ssl_.get(), data.data(), data.size(), &n);
             return r == 1 ? std::error_code{} : tls_error(r, w);
@@ -436,7 +475,7 @@ private:
     std::error_code read_some(std::size_t& n, want& w) {
         n = 0;
         if (ssl_) {
-            ERR_clear_error();
+            detail::clear_tls_errors();
             errno = 0;
             int r = SSL_read_ex(ssl_.get(), buffer_.get(), buffer_size, &n);
             return r == 1 ? std::error_code{} : tls_error(r, w);
@@ -808,6 +847,7 @@ private:
     want next_want_ = want::read; // what read_response() waits for first
     std::unique_ptr<char[]> buffer_;
     std::string wire_;
+    response_parser parser_;
 };
 
 } // namespace oidc::http
