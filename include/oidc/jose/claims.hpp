@@ -151,7 +151,7 @@ public:
     }
 
     /// Claim names in document order.
-    std::size_t size() const noexcept { return entries_.size(); }
+    std::size_t size() const noexcept { return count_; }
     std::string_view name_at(std::size_t i) const noexcept { return view(entries_[i].name); }
 
     /// All claims as one JSON object, in document order (the payload without the whitespace
@@ -160,7 +160,7 @@ public:
 
     /// Empties the set (buffers are kept for reuse).
     void clear() noexcept {
-        entries_.clear();
+        count_ = 0;
         index_.fill(-1);
         aud_.clear();
         amr_.clear();
@@ -264,9 +264,9 @@ private:
     }
     const entry* find(std::string_view name) const noexcept {
         const std::uint32_t h = name_hash(name);
-        for (const auto& e : entries_)
-            if (e.hash == h && view(e.name) == name)
-                return &e;
+        for (std::size_t i = 0; i < count_; ++i)
+            if (entries_[i].hash == h && view(entries_[i].name) == name)
+                return &entries_[i];
         return nullptr;
     }
 
@@ -279,7 +279,10 @@ private:
 
     std::string json_; ///< the payload
     std::string dec_;  ///< decoded strings that had escapes (capacity >= json_.size())
+    /// The claims are entries_[0, count_): the entries after them are kept for reuse (each
+    /// field is set again before it is read: a value field only with the type that reads it).
     std::vector<entry> entries_;
+    std::size_t count_ = 0;
     std::array<std::int16_t, k_count> index_ = make_empty_index();
     std::vector<text_ref> aud_;
     std::vector<text_ref> amr_;
@@ -1095,7 +1098,7 @@ struct claims::parser {
             w |= bit;
             return true;
         }
-        const std::size_t n = c.entries_.size() - 1; // index of the new entry
+        const std::size_t n = c.count_ - 1; // index of the new entry
         for (std::size_t i = 0; i < n; ++i)
             if (c.entries_[i].hash == h && sv(c.entries_[i].name) == name)
                 return false;
@@ -1104,7 +1107,6 @@ struct claims::parser {
 
     // The top-level object: every member becomes an entry.
     perr top() {
-        std::size_t members = 0; // entries so far (c.entries_.size(), without its division)
         ws();
         if (*p != '{')
             return p_invalid;
@@ -1116,8 +1118,10 @@ struct claims::parser {
             for (;;) {
                 if (*p != '"')
                     return p_invalid;
-                const std::size_t index = members++;
-                entry& en = c.entries_.emplace_back();
+                const std::size_t index = c.count_++;
+                if (index == c.entries_.size())
+                    c.entries_.emplace_back();
+                entry& en = c.entries_[index];
                 en.key_off = off(p);
                 if (auto ec = string(en.name, true))
                     return ec;
@@ -1137,6 +1141,9 @@ struct claims::parser {
                     if (auto ec = string(en.str, true))
                         return ec;
                     en.type = claim_type::string;
+                } else if (digit(*p) < 10) { // a number (exp, iat ...), without value()'s frame
+                    if (auto ec = number(&en))
+                        return ec;
                 } else if (auto ec = value(2, &en, false)) {
                     return ec;
                 }
@@ -1299,7 +1306,7 @@ inline std::string claims::to_json() const {
     std::string out;
     out.reserve(json_.size() + 2);
     out.push_back('{');
-    for (std::size_t i = 0; i < entries_.size(); ++i) {
+    for (std::size_t i = 0; i < count_; ++i) {
         if (i)
             out.push_back(',');
         const entry& en = entries_[i];
