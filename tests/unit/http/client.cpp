@@ -77,6 +77,49 @@ TEST_CASE("keep-alive: sequential requests reuse one connection", "[http-client]
           std::string::npos);
 }
 
+TEST_CASE("requests alternating between origins, targets and bad URLs reach the right server",
+          "[http-client]") {
+    // send_impl keeps the last target's parsed URL per thread: a different target, a bad
+    // one, or the same text after a bad one must never be served from a stale entry.
+    auto answer_with_line = [](std::string name) {
+        return [name](server_conn& c, int) -> asio::awaitable<void> {
+            for (;;) {
+                std::string req = co_await c.read_request();
+                if (req.empty())
+                    co_return;
+                std::string host = req.substr(req.find("\r\nHost: ") + 8);
+                host = host.substr(0, host.find("\r\n"));
+                co_await c.write(
+                    ok_response(name + " " + req.substr(0, req.find(" HTTP/1.1")) + " " + host));
+            }
+        };
+    };
+    test_server a(answer_with_line("a"));
+    test_server b(answer_with_line("b"));
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    const std::string host_a = "127.0.0.1:" + std::to_string(a.port());
+    const std::string host_b = "127.0.0.1:" + std::to_string(b.port());
+    for (int i = 0; i < 3; ++i) {
+        auto r1 = send_now(ioc, c, get(a.url("/x?i=" + std::to_string(i))));
+        REQUIRE_FALSE(r1.ec);
+        CHECK(r1.res.body == "a GET /x?i=" + std::to_string(i) + " " + host_a);
+        auto r2 = send_now(ioc, c, get(b.url("/x?i=" + std::to_string(i))));
+        REQUIRE_FALSE(r2.ec);
+        CHECK(r2.res.body == "b GET /x?i=" + std::to_string(i) + " " + host_b);
+        auto bad = send_now(ioc, c, get("https://exa mple.com/"));
+        CHECK(bad.ec == errc::url_invalid);
+        auto r3 = send_now(ioc, c, get(b.url("/x?i=" + std::to_string(i))));
+        REQUIRE_FALSE(r3.ec);
+        CHECK(r3.res.body == "b GET /x?i=" + std::to_string(i) + " " + host_b);
+        auto r4 = send_now(ioc, c, get(b.url("/x?i=" + std::to_string(i))));
+        REQUIRE_FALSE(r4.ec);
+        CHECK(r4.res.body == r3.res.body);
+    }
+    CHECK(a.accepted() == 1);
+    CHECK(b.accepted() == 1);
+}
+
 TEST_CASE("POST body and chunked response", "[http-client]") {
     std::string got;
     test_server srv([&](server_conn& c, int) -> asio::awaitable<void> {
