@@ -29,6 +29,16 @@
 #   2.46 / 2.52 / 2.12x curl (2.46x). The client's user-space CPU per request is still
 #   ~1.5-2x wrk's (request and response objects, parser, TLS record calls): the syscalls
 #   are no longer the gap. The lead's idle-machine run is the reference.
+#   then (session 4): send_impl's coroutine frame fits Asio's 1,020-byte recycled slot
+#   (parser kept in the connection, the last target's parsed URL cached per thread,
+#   connecting in a coroutine of its own, the response waits awaited in send_impl: no
+#   read coroutine), OpenSSL's error queue peeked instead of cleared, field values checked
+#   64 bytes per step. Instructions per request (callgrind, bench_http, difference of a
+#   2 s and an 8 s run): 1 conn 35.4k -> 29.5k, 16 conns 37.3k -> 31.3k; allocations per
+#   waiting request 5 -> 3. bench_http prints the client's CPU per request (user + sys) on
+#   stderr. Loaded machine (load 2.4-2.7, 19:34-19:37, two ROUNDS=3 runs of 3 s): 1 conn
+#   medians 0.95x / 0.95x wrk and 2.05x / 1.65x curl; 16 conns 1.25x / 0.79x wrk and
+#   2.29x / 1.99x curl (single rounds 0.73-1.09x wrk on 1 conn): too noisy to rank.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
