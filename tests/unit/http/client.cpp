@@ -674,6 +674,29 @@ TEST_CASE("pool: a POST checks an idle connection for a server close and takes a
     CHECK(requests == 2);
 }
 
+TEST_CASE("pool: the check before a POST keeps a live keep-alive connection",
+          "[http-client][pool][retry]") {
+    // The probe must not mistake a live connection for a closed one: after a GET, TLS 1.3
+    // session tickets or nothing at all may sit on the socket; the POSTs reuse it.
+    oidc_test::server_options so;
+    so.tls = GENERATE(false, true);
+    test_server srv(echo_json, so);
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    REQUIRE_FALSE(send_now(ioc, c, get(srv.url("/a"))).ec);
+    std::this_thread::sleep_for(50ms); // whatever the server still sends has arrived
+    auto req = get(srv.url("/token"));
+    req.method = oidc::http::verb::post;
+    req.body = "a=b";
+    for (int i = 0; i < 3; ++i) {
+        auto r = send_now(ioc, c, req);
+        REQUIRE_FALSE(r.ec);
+        CHECK(r.res.body.find("POST /token") != std::string::npos);
+    }
+    CHECK(srv.accepted() == 1);
+    CHECK(c.idle_connections() == 1);
+}
+
 TEST_CASE("pool: idle connections expire after max_idle_time", "[http-client][pool]") {
     test_server srv(echo_json);
     asio::io_context ioc;
