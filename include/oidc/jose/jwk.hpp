@@ -60,6 +60,17 @@ struct verify_ctx {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #endif
+/// Zeroes `n` bytes at `p` where the compiler cannot drop the stores (a memset it must assume
+/// is read): OPENSSL_cleanse's effect, inlined, for small buffers on hot paths.
+inline void wipe(void* p, std::size_t n) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    std::memset(p, 0, n);
+    __asm__ __volatile__("" : : "r"(p) : "memory");
+#else
+    OPENSSL_cleanse(p, n);
+#endif
+}
+
 /// The HMAC key schedule of an oct key for one hash: the hash states after key^ipad and
 /// key^opad (key material: cleansed on destruction, never copied out).
 struct hmac_pads {
@@ -108,16 +119,23 @@ struct hmac_pads {
         return ok ? std::move(p) : nullptr;
     }
 
+    /// The end of HMAC-SHA-256: `c`, an inner state (from in256) that absorbed the whole
+    /// input, gives the MAC into `mac` (32 bytes); `c` then holds the outer state.
+    void finish256(SHA256_CTX& c, unsigned char* mac) const noexcept {
+        unsigned char inner[32];
+        SHA256_Final(inner, &c);
+        c = out256;
+        SHA256_Update(&c, inner, sizeof inner);
+        SHA256_Final(mac, &c);
+        wipe(inner, sizeof inner);
+    }
+
     /// HMAC(key, in) into `mac` (hash_size(h) bytes).
     void compute(const unsigned char* in, std::size_t n, unsigned char* mac) const noexcept {
         if (h == ossl::hash::sha256) {
             SHA256_CTX c = in256;
-            unsigned char inner[32];
             SHA256_Update(&c, in, n);
-            SHA256_Final(inner, &c);
-            c = out256;
-            SHA256_Update(&c, inner, sizeof inner);
-            SHA256_Final(mac, &c);
+            finish256(c, mac);
             OPENSSL_cleanse(&c, sizeof c);
             return;
         }
@@ -132,17 +150,6 @@ struct hmac_pads {
         OPENSSL_cleanse(&c, sizeof c);
     }
 };
-
-/// Zeroes `n` bytes at `p` where the compiler cannot drop the stores (a memset it must assume
-/// is read): OPENSSL_cleanse's effect, inlined, for small buffers on hot paths.
-inline void wipe(void* p, std::size_t n) noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-    std::memset(p, 0, n);
-    __asm__ __volatile__("" : : "r"(p) : "memory");
-#else
-    OPENSSL_cleanse(p, n);
-#endif
-}
 
 /// HMAC-SHA-256 (a SHA-256 schedule of hmac_pads) over an input hashed in steps, so that other
 /// work can run between the steps while the hash instructions are still in flight.
@@ -168,19 +175,15 @@ public:
     }
     /// Hashes the rest and compares the MAC with `mac` in constant time.
     bool finish_equals(std::string_view mac) noexcept {
-        unsigned char inner[32], out[32];
+        unsigned char out[32];
         // The bit count of the blocks given to SHA256_Transform, as SHA256_Update counts it.
         const auto bits = static_cast<SHA_LONG>(done_ << 3);
         c_.Nh += static_cast<SHA_LONG>(done_ >> 29) + (c_.Nl + bits < c_.Nl ? 1 : 0);
         c_.Nl += bits;
         SHA256_Update(&c_, in_ + done_, len_ - done_);
         done_ = len_;
-        SHA256_Final(inner, &c_);
-        c_ = pads_.out256;
-        SHA256_Update(&c_, inner, sizeof inner);
-        SHA256_Final(out, &c_);
+        pads_.finish256(c_, out);
         const bool ok = mac.size() == sizeof out && CRYPTO_memcmp(out, mac.data(), sizeof out) == 0;
-        wipe(inner, sizeof inner);
         wipe(out, sizeof out);
         return ok;
     }
