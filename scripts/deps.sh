@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config meson libasio-dev libssl-dev libsimdjson-dev
       catch2 clang-16 libclang-rt-16-dev clang-format openssl ca-certificates nodejs npm nginx
-      wrk libcurl4-openssl-dev curl jq "$@")
+      wrk libcurl4-openssl-dev curl jq iproute2 util-linux "$@")
 
 missing=()
 for p in "${pkgs[@]}"; do

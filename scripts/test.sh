@@ -103,7 +103,7 @@ gcc_debug() {
 # clang 16 with ASan+UBSan, against Catch2 v3: builds what its ctest runs (the unit tests and
 # the ODR test), not the examples, integration tests or header-alone TUs, which only the g++
 # build compiles (their runs use the g++ build).
-clang_asan() {
+clang_asan_build() {
     local dir=$out/clang-asan prefix
     prefix=$(catch2_v3_prefix) || return 1
     cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++-16 \
@@ -117,9 +117,13 @@ clang_asan() {
         echo "clang-asan: Catch2 v3 from $prefix was not used: $(grep '^Catch2_DIR' "$dir/CMakeCache.txt")"
         return 1
     }
-    cmake --build "$dir" -j "$jobs" --target oidc_unit_tests oidc_header_tests &&
-        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-            run_ctest "$dir"
+    cmake --build "$dir" -j "$jobs" --target oidc_unit_tests oidc_header_tests
+}
+# The sanitizer settings of every run of a clang-asan binary.
+asan_env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
+clang_asan() {
+    clang_asan_build && (export "${asan_env[@]}" && run_ctest "$out/clang-asan")
 }
 
 all_stages=(format gcc clang-asan)

@@ -2,6 +2,7 @@
 # Stages of the HTTP client (sourced by scripts/test.sh):
 #   http-tsan   the threaded client tests under ThreadSanitizer (clang 16), only those
 #   http-nginx  the client against a real nginx over HTTPS on 127.0.0.1 (test PKI)
+#   http-dns    name resolution against a DNS server that never answers (g++ and TSan)
 
 # The ThreadSanitizer build (clang 16) of oidc_threaded_tests, shared with session-tsan.
 tsan_build() {
@@ -18,10 +19,12 @@ tsan_build() {
     cmake --build "$dir" -j "$jobs" --target oidc_threaded_tests
 }
 
+# The ThreadSanitizer settings of the HTTP client's threaded tests.
+http_tsan_options="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/scripts/stages/20-http.tsan.supp"
+
 http_tsan() {
-    tsan_build &&
-        TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/scripts/stages/20-http.tsan.supp" \
-            "$out/clang-tsan/tests/oidc_threaded_tests" "[http-client][threads]"
+    tsan_build && TSAN_OPTIONS=$http_tsan_options \
+        "$out/clang-tsan/tests/oidc_threaded_tests" "[http-client][threads]"
 }
 
 http_nginx() {
@@ -37,5 +40,28 @@ http_nginx() {
     return $rc
 }
 
+# The [slow-dns] tests need getaddrinfo to ask a server that never answers: they run in
+# private mount and network namespaces (unshare; as root, else in a user namespace) where
+# /etc/resolv.conf names only 127.0.0.1 (one attempt of 2 s) and the test binds
+# 127.0.0.1:53 itself. Three builds: g++, clang ASan+UBSan (the late getaddrinfo answer
+# outlives the request), TSan (it arrives on Asio's resolver thread).
+http_dns() {
+    gcc_tree && cmake --build "$out/gcc" -j "$jobs" --target oidc_unit_tests || return 1
+    clang_asan_build && tsan_build || return 1
+    local conf=$out/slow-dns.resolv.conf userns=()
+    printf 'nameserver 127.0.0.1\noptions timeout:2 attempts:1\n' >"$conf"
+    [ "$(id -u)" -ne 0 ] && userns=(--user --map-root-user)
+    env "${asan_env[@]}" unshare "${userns[@]}" --mount --net sh -ec '
+        ip link set lo up
+        mount --bind "$1" /etc/resolv.conf
+        export OIDC_TEST_DNS_BLACKHOLE=1
+        "$2" "[slow-dns]"
+        "$3" "[slow-dns]"
+        TSAN_OPTIONS=$5 "$4" "[slow-dns]"
+    ' sh "$conf" "$out/gcc/tests/oidc_unit_tests" "$out/clang-asan/tests/oidc_unit_tests" \
+        "$out/clang-tsan/tests/oidc_threaded_tests" "$http_tsan_options"
+}
+
 register_stage http-tsan http_tsan
 register_stage http-nginx http_nginx
+register_stage http-dns http_dns

@@ -9,6 +9,8 @@
 #include <oidc/http/url.hpp>
 
 #include <asio/any_io_executor.hpp>
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/connect.hpp>
@@ -169,6 +171,81 @@ inline tls_session_ptr copy_session(const SSL_SESSION* s) {
         return nullptr;
     return tls_session_ptr(copy, [](SSL_SESSION* p) { SSL_SESSION_free(p); });
 }
+
+/// A name resolution that a timeout, a close or a cancellation can end before the system
+/// resolver returns. Asio runs getaddrinfo on a thread of its own and cannot interrupt it
+/// (a resolver's cancel() only takes effect when the call returns, which with unanswered
+/// DNS queries is the system's own timeout times its attempts), so the operation completes
+/// on whichever comes first - the answer, the timer, close(), the cancellation slot - and
+/// a late answer is dropped. The resolver lives with this object until getaddrinfo
+/// returns; the connection holds it only weakly (no cycle through the handler).
+class pending_resolve {
+public:
+    virtual ~pending_resolve() = default;
+    /// Completes the operation with operation_aborted unless it completed already.
+    virtual void abort() = 0;
+};
+
+template <class Handler>
+class resolve_op final : public pending_resolve,
+                         public std::enable_shared_from_this<resolve_op<Handler>> {
+public:
+    using results_type = asio::ip::tcp::resolver::results_type;
+
+    resolve_op(const asio::any_io_executor& ex, Handler h)
+        : resolver_(ex), ex_(asio::get_associated_executor(h, ex)), handler_(std::move(h)) {}
+
+    /// Starts the resolution; the handler's cancellation slot (when connected) aborts it.
+    void start(const std::string& host, const std::string& port) {
+        auto slot = asio::get_associated_cancellation_slot(*handler_);
+        if (slot.is_connected())
+            slot.template emplace<on_cancel>(this->weak_from_this());
+        std::lock_guard<std::mutex> lock(mu_);
+        resolver_.async_resolve(
+            host, port, [self = this->shared_from_this()](std::error_code ec, results_type r) {
+                self->finish(ec, std::move(r));
+            });
+    }
+
+    void abort() override {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            resolver_.cancel(); // a getaddrinfo not started yet is skipped
+        }
+        finish(asio::error::operation_aborted, {});
+    }
+
+private:
+    struct on_cancel {
+        std::weak_ptr<resolve_op> op;
+        void operator()(asio::cancellation_type) const {
+            if (auto p = op.lock())
+                p->abort();
+        }
+    };
+
+    // The handler runs through its executor, never inside abort() (called under the
+    // connection's timer mutex) or the cancellation signal; its slot is cleared first.
+    void finish(std::error_code ec, results_type r) {
+        std::optional<Handler> h;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (!handler_)
+                return; // completed already: a late answer or a second abort
+            h.emplace(std::move(*handler_));
+            handler_.reset();
+        }
+        asio::post(ex_, [h = std::move(*h), ec, r = std::move(r)]() mutable {
+            asio::get_associated_cancellation_slot(h).clear();
+            std::move(h)(ec, std::move(r));
+        });
+    }
+
+    std::mutex mu_; // guards the resolver and the handler
+    asio::ip::tcp::resolver resolver_;
+    asio::associated_executor_t<Handler, asio::any_io_executor> ex_;
+    std::optional<Handler> handler_;
+};
 
 } // namespace detail
 
@@ -422,8 +499,8 @@ public:
         std::lock_guard<std::mutex> lock(timer_mu_);
         park_locked();
         std::error_code ignored;
-        if (resolver_)
-            resolver_->cancel();
+        if (auto r = resolving_.lock())
+            r->abort();
         auto& s = lowest();
         if (s.is_open()) {
             s.shutdown(socket_type::shutdown_both, ignored);
@@ -626,8 +703,8 @@ private:
         }
         timed_out_.store(true, std::memory_order_release);
         std::error_code ignored;
-        if (resolver_)
-            resolver_->cancel();
+        if (auto r = resolving_.lock())
+            r->abort();
         auto& s = lowest();
         if (s.is_open()) {
             s.cancel(ignored);
@@ -649,24 +726,27 @@ private:
         if (!ec) {
             endpoints.emplace_back(addr, hop.port);
         } else {
-            {
-                std::lock_guard<std::mutex> lock(timer_mu_); // on_timer() may cancel it
-                resolver_.emplace(ex_);
-            }
             arm(t.resolve);
-            // Started under the timer's mutex: on_timer() cancels the resolver from any
-            // thread (a resolver is not safe for concurrent use).
+            // Ends at the timeout, close() or cancellation even while getaddrinfo still runs
+            // (detail::resolve_op); registered under the timer's mutex, which on_timer() holds.
             auto [rec, results] =
                 co_await asio::async_initiate<const decltype(net::use_nothrow_awaitable)&,
                                               void(std::error_code,
                                                    asio::ip::tcp::resolver::results_type)>(
                     [this](auto handler, const std::string& host, const std::string& port) {
+                        using op_type = detail::resolve_op<decltype(handler)>;
+                        auto op = std::make_shared<op_type>(ex_, std::move(handler));
                         std::lock_guard<std::mutex> lock(timer_mu_);
-                        resolver_->async_resolve(host, port, std::move(handler));
+                        resolving_ = op;
+                        op->start(host, port);
                         if (timed_out())
-                            resolver_->cancel();
+                            op->abort();
                     },
                     net::use_nothrow_awaitable, hop.host, std::to_string(hop.port));
+            {
+                std::lock_guard<std::mutex> lock(timer_mu_);
+                resolving_.reset();
+            }
             disarm();
             if (rec || timed_out())
                 co_return fix(rec ? rec : asio::error_code(asio::error::operation_aborted));
@@ -830,7 +910,7 @@ private:
     std::unique_ptr<SSL, detail::ssl_free> ssl_; // after connect() on TLS connections
     detail::tls_session_ptr resume_;             // offered by the next handshake
     bool session_taken_ = false;
-    std::optional<asio::ip::tcp::resolver> resolver_;
+    std::weak_ptr<detail::pending_resolve> resolving_; // a name resolution under way
     asio::steady_timer timer_;
     std::mutex timer_mu_;                                       // guards the timer state below
     clock::time_point deadline_ = clock::time_point::max();     // of the pending step

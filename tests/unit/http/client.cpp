@@ -8,6 +8,7 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
+#include <asio/ip/udp.hpp>
 #include <asio/use_future.hpp>
 
 #include <atomic>
@@ -1086,4 +1087,155 @@ TEST_CASE("nginx over HTTPS: a new connection resumes the origin's TLS session",
         REQUIRE_FALSE(full.ec);
         CHECK(full.res.body.find("\"reused\":\".\"") != std::string::npos);
     }
+}
+
+// ---- a DNS server that never answers (the http-dns stage of scripts/stages/20-http.sh runs
+// these in private mount and network namespaces whose /etc/resolv.conf names only
+// 127.0.0.1, with "options timeout:2 attempts:1": getaddrinfo then takes about 2 s) ----
+
+namespace {
+
+/// Receives (and never answers) the DNS queries sent to 127.0.0.1:53, on a thread of its
+/// own; counts them, so that a test knows the resolver really asked.
+class dns_blackhole {
+public:
+    dns_blackhole() {
+        REQUIRE(std::getenv("OIDC_TEST_DNS_BLACKHOLE") != nullptr);
+        sock_.open(asio::ip::udp::v4());
+        sock_.bind({asio::ip::make_address("127.0.0.1"), 53});
+        receive();
+        thread_ = std::thread([this] { ioc_.run(); });
+    }
+    ~dns_blackhole() {
+        ioc_.stop();
+        thread_.join();
+    }
+    int queries() const { return queries_.load(); }
+
+private:
+    void receive() {
+        sock_.async_receive_from(asio::buffer(buf_), from_,
+                                 [this](std::error_code ec, std::size_t) {
+                                     if (ec)
+                                         return;
+                                     ++queries_;
+                                     receive();
+                                 });
+    }
+
+    asio::io_context ioc_;
+    asio::ip::udp::socket sock_{ioc_};
+    asio::ip::udp::endpoint from_;
+    char buf_[1500];
+    std::atomic<int> queries_{0};
+    std::thread thread_;
+};
+
+// getaddrinfo's own time here (resolv.conf: one attempt of 2 s); the requests below must end
+// well before it.
+constexpr auto system_resolver_time = 2s;
+constexpr auto slow_dns_url = "http://idp.slow-dns.test:8080/token";
+
+} // namespace
+
+TEST_CASE("a resolve that DNS never answers ends at the resolve timeout", "[.slow-dns]") {
+    dns_blackhole dns;
+    asio::io_context ioc;
+    auto co = oidc_test::test_client_options();
+    co.timeout.resolve = 300ms;
+    client c(ioc.get_executor(), co);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = send_now(ioc, c, get(slow_dns_url));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE(r.completed);
+    CHECK(r.ec == errc::timed_out);
+    CHECK(took >= 250ms);
+    CHECK(took < system_resolver_time - 800ms);
+    CHECK(dns.queries() >= 1);
+    CHECK(c.idle_connections() == 0);
+}
+
+TEST_CASE("a cancellation ends a resolve that DNS never answers", "[.slow-dns]") {
+    dns_blackhole dns;
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options()); // resolve timeout 5 s
+    asio::cancellation_signal sig;
+    oidc_test::sent out;
+    const auto t0 = std::chrono::steady_clock::now();
+    c.async_send(get(slow_dns_url), asio::bind_cancellation_slot(
+                                        sig.slot(), [&](std::error_code ec, oidc::http::response) {
+                                            out.ec = ec;
+                                            out.completed = true;
+                                        }));
+    asio::steady_timer t(ioc, 200ms);
+    t.async_wait([&](std::error_code) { sig.emit(asio::cancellation_type::terminal); });
+    while (!out.completed && std::chrono::steady_clock::now() - t0 < 10s)
+        ioc.run_one_for(20ms);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE(out.completed);
+    CHECK(out.ec == asio::error::operation_aborted);
+    CHECK(took < system_resolver_time - 800ms);
+    CHECK(dns.queries() >= 1);
+    // The late answer of getaddrinfo is dropped: running the context to its end calls
+    // nothing twice and leaves the client usable.
+    ioc.restart();
+    ioc.run_for(system_resolver_time + 2s);
+    CHECK(out.completed);
+}
+
+TEST_CASE("slow resolves on 4 threads: each ends at its timeout, the client serves IP targets "
+          "meanwhile",
+          "[.slow-dns]") {
+    dns_blackhole dns;
+    test_server srv(echo_json);
+    asio::io_context ioc(4);
+    auto co = oidc_test::test_client_options();
+    co.timeout.resolve = 300ms;
+    client c(ioc.get_executor(), co);
+    constexpr int n = 16;
+    std::atomic<int> timed_out{0}, ok{0}, other{0};
+    std::atomic<int> done{0};
+    std::mutex mu;
+    std::vector<std::chrono::steady_clock::duration> took;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) {
+        asio::co_spawn(
+            ioc,
+            [&, i]() -> asio::awaitable<void> {
+                // Half to the silent DNS (by name), half to the test server (by address).
+                const bool slow = i % 2 == 0;
+                auto req = get(slow ? std::string(slow_dns_url) : srv.url("/ip"));
+                auto [ec, res] =
+                    co_await c.async_send(std::move(req), oidc::net::use_nothrow_awaitable);
+                if (slow) {
+                    std::lock_guard<std::mutex> lock(mu);
+                    took.push_back(std::chrono::steady_clock::now() - t0);
+                }
+                if (ec == errc::timed_out)
+                    ++timed_out;
+                else if (!ec && res.status == 200)
+                    ++ok;
+                else
+                    ++other;
+                ++done;
+            },
+            asio::detached);
+    }
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i)
+        threads.emplace_back([&] {
+            while (done.load() < n &&
+                   std::chrono::steady_clock::now() - t0 < system_resolver_time * 3)
+                ioc.run_one_for(20ms);
+        });
+    for (auto& t : threads)
+        t.join();
+    CHECK(timed_out == n / 2);
+    CHECK(ok == n / 2);
+    CHECK(other == 0);
+    std::lock_guard<std::mutex> lock(mu);
+    REQUIRE(took.size() == static_cast<std::size_t>(n / 2));
+    for (auto d : took)
+        CHECK(d < system_resolver_time - 800ms);
+    CHECK(dns.queries() >= 1);
 }
