@@ -28,6 +28,16 @@ namespace oidc::jose {
 /// The JSON type of a claim value.
 enum class claim_type : std::uint8_t { null, boolean, integer, number, string, array, object };
 
+namespace detail {
+/// Called by the claims reader before the first member and after each top-level member,
+/// once `offset` bytes of the text are read and at least at the offset that its previous
+/// call returned: it returns the offset of its next call (0: the next member; SIZE_MAX:
+/// none). For pacing other work along the read, such as hashing the token (jwt.hpp's HS256
+/// path).
+using claims_progress_fn = std::size_t (*)(void* arg, std::size_t offset) noexcept;
+struct claims_paced_read;
+} // namespace detail
+
 /// The claims of a JWT, read once from the payload in a single pass.
 ///
 /// Registered and common claims have typed accessors; their JSON type is checked when the
@@ -54,14 +64,6 @@ public:
     /// The same, taking the text from `json` without a copy: `json` receives a spare buffer
     /// (for callers that decode into a reused string).
     static inline std::error_code parse_swap(std::string& json, claims& out);
-    /// Called by the reader before the first member and after each top-level member, once
-    /// `offset` bytes of the text are read and at least at the offset that its previous call
-    /// returned: it returns the offset of its next call (0: the next member; SIZE_MAX: none).
-    /// For pacing other work along the read, such as hashing the token.
-    using progress_fn = std::size_t (*)(void* arg, std::size_t offset) noexcept;
-    /// parse_swap() calling `progress` along the read (first at offset 0).
-    static inline std::error_code parse_swap(std::string& json, claims& out, progress_fn progress,
-                                             void* arg);
     /// The same reader without its plain-text fast paths (every byte checked one by one):
     /// same results as parse(), for differential tests and fuzzing.
     static inline std::error_code parse_reference(std::string_view json, claims& out);
@@ -221,6 +223,10 @@ private:
     };
     template <int Mode>
     struct parser;
+    friend struct detail::claims_paced_read;
+    using progress_fn = detail::claims_progress_fn;
+    static inline std::error_code parse_swap_paced(std::string& json, claims& out,
+                                                   progress_fn progress, void* arg);
     static inline std::error_code parse_owned(claims& out, bool fast_paths = true,
                                               progress_fn progress = nullptr,
                                               void* progress_arg = nullptr);
@@ -1212,12 +1218,22 @@ inline std::error_code claims::parse_swap(std::string& json, claims& out) {
     return parse_owned(out);
 }
 
-inline std::error_code claims::parse_swap(std::string& json, claims& out, progress_fn progress,
-                                          void* arg) {
+inline std::error_code claims::parse_swap_paced(std::string& json, claims& out,
+                                                progress_fn progress, void* arg) {
     out.clear();
     out.json_.swap(json);
     return parse_owned(out, true, progress, arg);
 }
+
+namespace detail {
+/// claims::parse_swap() calling `progress` along the read (first at offset 0).
+struct claims_paced_read {
+    static std::error_code parse_swap(std::string& json, claims& out, claims_progress_fn progress,
+                                      void* arg) {
+        return claims::parse_swap_paced(json, out, progress, arg);
+    }
+};
+} // namespace detail
 
 inline std::error_code claims::parse_reference(std::string_view json, claims& out) {
     out.clear();

@@ -422,7 +422,7 @@ inline bool validate_hs256(const hmac_pads& pads, std::string_view token, std::s
     // One block before the first member and after each top-level member (the reader's
     // work for a member is about what runs beside one block); what is left after the read
     // is hashed at the end.
-    const std::error_code parsed = claims::parse_swap(
+    const std::error_code parsed = detail::claims_paced_read::parse_swap(
         st.payload, out,
         [](void* m, std::size_t) noexcept -> std::size_t {
             return static_cast<hmac_sha256_steps*>(m)->advance_block() ? 0 : SIZE_MAX;
