@@ -39,6 +39,12 @@
 #   stderr. Loaded machine (load 2.4-2.7, 19:34-19:37, two ROUNDS=3 runs of 3 s): 1 conn
 #   medians 0.95x / 0.95x wrk and 2.05x / 1.65x curl; 16 conns 1.25x / 0.79x wrk and
 #   2.29x / 1.99x curl (single rounds 0.73-1.09x wrk on 1 conn): too noisy to rank.
+#   then (session 5, no change to the request path): each round also prints the clients' CPU
+#   per request (ours and libcurl from bench_http after its warm-up, wrk from its process
+#   times) and the ours/curl ratio this CPU would allow if our client spent no user time at
+#   all. Idle machine, two ROUNDS=5 runs of 3 s, medians of 10 rounds: 1 conn 0.92x wrk,
+#   1.82x curl (rounds 1.59-2.25x), CPU 34 / 32 / 83 us (ours / wrk / curl), ceiling 2.40x;
+#   16 conns 0.99x wrk, 2.02x curl, CPU 26 / 27 / 86 us.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -64,36 +70,77 @@ ca=$out/pki/ca.pem
 # The same ~1.9 KB token shape as bench_http.cpp uses.
 token="Bearer $(head -c 1880 /dev/zero | tr '\0' 'a')"
 
-ours() { timeout $((secs + 30)) taskset -c "$cpu" "$build/bench/bench_http" ours "$url" "$ca" "$1" "$secs"; }
-curl_rps() { timeout $((secs + 30)) taskset -c "$cpu" "$build/bench/bench_http" curl "$url" "$ca" "$1" "$secs"; }
+tmp=$out/bench-http.tmp
+mkdir -p "$tmp"
+# Each client's CPU per request (user, sys, in us) goes to $tmp/<who>.<conns>.cpu: bench_http
+# measures its own after the warm-up; wrk's is its process's CPU over its request count.
+cpu_of() { awk '/cpu per request/ { gsub(/[(),]/, ""); print $8, $10 }' "$1"; }
+ours() {
+    timeout $((secs + 30)) taskset -c "$cpu" "$build/bench/bench_http" ours "$url" "$ca" "$1" "$secs" \
+        2>"$tmp/ours.err"
+    cpu_of "$tmp/ours.err" >"$tmp/ours.$1.cpu"
+}
+curl_rps() {
+    timeout $((secs + 30)) taskset -c "$cpu" "$build/bench/bench_http" curl "$url" "$ca" "$1" "$secs" \
+        2>"$tmp/curl.err"
+    cpu_of "$tmp/curl.err" >"$tmp/curl.$1.cpu"
+}
 wrk_rps() {
-    timeout $((secs + 30)) taskset -c "$cpu" wrk -t1 -c"$1" -d"${secs}s" -H "Authorization: $token" \
-        -H "Accept: application/json" "$url" | awk '/Requests\/sec/ {printf "%.0f\n", $2}'
+    local TIMEFORMAT='%U %S'
+    { time timeout $((secs + 30)) taskset -c "$cpu" wrk -t1 -c"$1" -d"${secs}s" \
+        -H "Authorization: $token" -H "Accept: application/json" "$url" >"$tmp/wrk.out"; } \
+        2>"$tmp/wrk.time"
+    awk '/Requests\/sec/ {printf "%.0f\n", $2}' "$tmp/wrk.out"
+    read -r u s <"$tmp/wrk.time"
+    awk -v u="$u" -v s="$s" '/requests in/ { printf "%.1f %.1f\n", u * 1e6 / $1, s * 1e6 / $1 }' \
+        "$tmp/wrk.out" >"$tmp/wrk.$1.cpu"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+cpu_sum() { awk '{ printf "%.1f", $1 + $2 }' "$1"; }
+# What ours/curl would be if our client spent no user-space CPU at all (its HTTP code and
+# OpenSSL's TLS records): each request's time on the shared CPU is 1/rps; take away our
+# user time, keep our system time (2 syscalls, loopback TCP, the switch back from nginx) and
+# nginx's share. The ratio cannot exceed this on this machine.
+ceiling() { # ours_rps curl_rps ours_cpu_file
+    read -r u _ <"$3"
+    awk -v o="$1" -v c="$2" -v u="$u" 'BEGIN { t = 1e6 / o - u; if (c > 0 && t > 0)
+        printf "%.2f", (1e6 / c) / t; else print "n/a" }'
+}
 
 # ROUNDS=N repeats the whole measurement N times (each line is one round, the last lines
 # are the medians of the per-round ratios): the machine is shared, one round is noisy.
 rounds=${ROUNDS:-1}
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-declare -A o w c rw rc
+declare -A o w c rw rc rcpu rceil oc cc wc
 for r in $(seq "$rounds"); do
     for n in 1 16; do
         o[$n]=$(ours "$n")
         w[$n]=$(wrk_rps "$n")
         c[$n]=$(curl_rps "$n")
+        oc[$n]=$(cpu_sum "$tmp/ours.$n.cpu")
+        cc[$n]=$(cpu_sum "$tmp/curl.$n.cpu")
+        wc[$n]=$(cpu_sum "$tmp/wrk.$n.cpu")
         rw[$n]="${rw[$n]:-} $(ratio "${o[$n]}" "${w[$n]}")"
         rc[$n]="${rc[$n]:-} $(ratio "${o[$n]}" "${c[$n]}")"
+        rcpu[$n]="${rcpu[$n]:-} $(ratio "${cc[$n]}" "${oc[$n]}")"
+        rceil[$n]="${rceil[$n]:-} $(ceiling "${o[$n]}" "${c[$n]}" "$tmp/ours.$n.cpu")"
     done
     [ "$rounds" -gt 1 ] && echo "round $r"
     echo "conns ours_req_per_s wrk_req_per_s ratio"
     for n in 1 16; do echo "$n ${o[$n]} ${w[$n]} $(ratio "${o[$n]}" "${w[$n]}")"; done
     echo "conns ours_req_per_s curl_req_per_s ratio"
     for n in 1 16; do echo "$n ${o[$n]} ${c[$n]} $(ratio "${o[$n]}" "${c[$n]}")"; done
+    echo "conns ours_cpu_us wrk_cpu_us curl_cpu_us curl/ours ours/curl_ceiling (client CPU per request)"
+    for n in 1 16; do
+        echo "$n ${oc[$n]} ${wc[$n]} ${cc[$n]} $(ratio "${cc[$n]}" "${oc[$n]}")" \
+            "$(ceiling "${o[$n]}" "${c[$n]}" "$tmp/ours.$n.cpu")"
+    done
 done
 if [ "$rounds" -gt 1 ]; then
     for n in 1 16; do
         echo "median of $rounds: conns $n ours/wrk $(tr ' ' '\n' <<<"${rw[$n]}" | grep . | median)" \
-            "ours/curl $(tr ' ' '\n' <<<"${rc[$n]}" | grep . | median)"
+            "ours/curl $(tr ' ' '\n' <<<"${rc[$n]}" | grep . | median)" \
+            "cpu curl/ours $(tr ' ' '\n' <<<"${rcpu[$n]}" | grep . | median)" \
+            "ours/curl_ceiling $(tr ' ' '\n' <<<"${rceil[$n]}" | grep . | median)"
     done
 fi
