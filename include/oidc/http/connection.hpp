@@ -52,6 +52,9 @@ namespace oidc::http {
 /// Per-operation time limits. `read` bounds each wait for bytes (a slow but steady
 /// server is not cut off); the others bound the whole step.
 struct timeouts {
+    /// Name resolution (getaddrinfo on Asio's resolver thread). The request ends on time;
+    /// getaddrinfo itself cannot be interrupted and runs on until the system resolver gives
+    /// up (its answer is dropped), so io_context::run() returns only after that.
     std::chrono::milliseconds resolve{5000};
     std::chrono::milliseconds connect{5000};
     std::chrono::milliseconds handshake{5000};
