@@ -1,6 +1,7 @@
 # shellcheck shell=bash disable=SC2154
 # Stages of the HTTP client (sourced by scripts/test.sh):
-#   http-tsan   the threaded client tests under ThreadSanitizer (clang 16), only those
+#   http-tsan   every [http-client] test under ThreadSanitizer (clang 16): the multi-threaded
+#               ones, and the others' timer, resolver and pool paths (about 15 s)
 #   http-nginx  the client against a real nginx over HTTPS on 127.0.0.1 (test PKI)
 #   http-dns    name resolution against a DNS server that never answers (g++ and TSan)
 
@@ -24,7 +25,7 @@ http_tsan_options="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/sc
 
 http_tsan() {
     tsan_build && TSAN_OPTIONS=$http_tsan_options \
-        "$out/clang-tsan/tests/oidc_threaded_tests" "[http-client][threads]"
+        "$out/clang-tsan/tests/oidc_threaded_tests" "[http-client]"
 }
 
 http_nginx() {
