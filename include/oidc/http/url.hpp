@@ -104,6 +104,28 @@ inline bool parse_ipv4(std::string_view s, std::array<std::uint8_t, 4>& out) noe
     return i == s.size();
 }
 
+/// Whether the last label of `host` (one trailing dot ignored) is a number: decimal
+/// digits, or "0x"/"0X" and hex digits (WHATWG URL "ends in a number"). Such a host is
+/// an IPv4 address to getaddrinfo (inet_aton forms), never a DNS name.
+inline bool ends_in_number(std::string_view host) noexcept {
+    if (!host.empty() && host.back() == '.')
+        host.remove_suffix(1);
+    const std::size_t dot = host.rfind('.');
+    std::string_view last = dot == std::string_view::npos ? host : host.substr(dot + 1);
+    if (last.empty())
+        return false;
+    if (last.size() >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X')) {
+        for (char c : last.substr(2))
+            if (!is_digit(c) && !((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+                return false;
+        return true;
+    }
+    for (char c : last)
+        if (!is_digit(c))
+            return false;
+    return true;
+}
+
 /// RFC 4291 2.2 text form (with "::" and an IPv4 tail); no zone identifier.
 inline bool parse_ipv6(std::string_view s, std::array<std::uint8_t, 16>& out) noexcept {
     std::array<std::uint16_t, 8> g{};
@@ -297,11 +319,12 @@ struct url {
 ///
 /// Refused with errc::url_invalid: other or missing schemes, userinfo ("user:pass@": it
 /// would leak credentials into logs and Host headers), an empty host, a host that is not
-/// an RFC 3986 reg-name made of unreserved characters, a dotted-decimal host that is not
-/// a valid IPv4 address, an invalid or zoned IPv6 literal, ports that are empty, 0, above
-/// 65535 or not digits, spaces, control characters, non-ASCII bytes, characters outside
-/// the RFC 3986 sets and malformed %XX escapes. A fragment is validated and dropped.
-/// Percent-encoding in path and query is kept as given. On error `out` is unchanged.
+/// an RFC 3986 reg-name made of unreserved characters, a host whose last label is a
+/// number (decimal or 0x hex) that is not a dotted-decimal IPv4 address, an invalid or zoned IPv6
+/// literal, ports that are empty, 0, above 65535 or not digits, spaces, control characters,
+/// non-ASCII bytes, characters outside the RFC 3986 sets and malformed %XX escapes. A fragment is
+/// validated and dropped. Percent-encoding in path and query is kept as given. On error `out` is
+/// unchanged.
 inline std::error_code parse_url(std::string_view in, url& out) {
     const std::error_code bad = errc::url_invalid;
     std::size_t p = in.find("://");
@@ -350,16 +373,16 @@ inline std::error_code parse_url(std::string_view in, url& out) {
         }
         if (host.empty() || host.size() > 255)
             return bad;
-        bool dotted_decimal = true;
-        for (char c : host) {
+        for (char c : host)
             if (!detail::is_unreserved(c))
                 return bad;
-            if (!detail::is_digit(c) && c != '.')
-                dotted_decimal = false;
-        }
+        // A host whose last label is a number (decimal, or hex with 0x) is an IPv4 address
+        // (WHATWG URL "ends in a number"): getaddrinfo reads "0x7f.1", "2130706433" or
+        // "0177.0.0.1" as 127.0.0.1. Only the canonical dotted-decimal form is taken; the
+        // others would slip past loopback and no_proxy checks, so they are refused.
         std::array<std::uint8_t, 4> v4{};
-        if (dotted_decimal && !detail::parse_ipv4(host, v4))
-            return bad; // "999.1.1.1", "1.2.3", "0127.0.0.1": ambiguous, refused
+        if (detail::ends_in_number(host) && !detail::parse_ipv4(host, v4))
+            return bad; // "999.1.1.1", "1.2.3", "0127.0.0.1", "0x7f.1", "a.123": refused
     }
     u.host.reserve(host.size());
     for (char c : host)

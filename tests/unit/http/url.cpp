@@ -151,44 +151,22 @@ TEST_CASE("url: ports", "[http][url]") {
 }
 
 TEST_CASE("url: schemes, hosts and characters that are refused", "[http][url]") {
-    for (const char* s : {"",
-                          "example.com/x",
-                          "//example.com/",
-                          "ftp://example.com/",
-                          "https:/example.com/",
-                          "https:example.com",
-                          "file:///etc/passwd",
-                          "javascript://x/",
-                          "httpx://h/",
-                          "://h/",
-                          "https:///path",
-                          "https://:443/",
-                          "https://?q",
-                          "https://#f",
-                          "https://ex ample.com/",
-                          "https://example.com/a b",
-                          "https://example.com/a\tb",
-                          "https://example.com/a\r\nb",
-                          "https://example.com/\x7f",
-                          "https://example.com/\xc3\xa9",
-                          "https://exa\xc3\xa9mple.com/",
-                          "https://example.com/%",
-                          "https://example.com/%4",
-                          "https://example.com/%G0",
-                          "https://example.com/?q=%zz",
-                          "https://example.com/<script>",
-                          "https://example.com/a\"b",
-                          "https://example.com/a\\b",
-                          "https://example.com/{x}",
-                          "https://example.com/a|b",
-                          "https://exa%41mple.com/",
-                          "https://exa_mple.com:443x/",
-                          "https://a,b.com/",
-                          "https://999.0.0.1/",
-                          "https://1.2.3/",
-                          "https://0127.0.0.1/",
-                          "https://1.2.3.4.5/",
-                          "https://example.com\\@evil.com/"}) {
+    for (const char* s :
+         {"", "example.com/x", "//example.com/", "ftp://example.com/", "https:/example.com/",
+          "https:example.com", "file:///etc/passwd", "javascript://x/", "httpx://h/", "://h/",
+          "https:///path", "https://:443/", "https://?q", "https://#f", "https://ex ample.com/",
+          "https://example.com/a b", "https://example.com/a\tb", "https://example.com/a\r\nb",
+          "https://example.com/\x7f", "https://example.com/\xc3\xa9",
+          "https://exa\xc3\xa9mple.com/", "https://example.com/%", "https://example.com/%4",
+          "https://example.com/%G0", "https://example.com/?q=%zz", "https://example.com/<script>",
+          "https://example.com/a\"b", "https://example.com/a\\b", "https://example.com/{x}",
+          "https://example.com/a|b", "https://exa%41mple.com/", "https://exa_mple.com:443x/",
+          "https://a,b.com/", "https://999.0.0.1/", "https://1.2.3/", "https://0127.0.0.1/",
+          "https://1.2.3.4.5/",
+          // numeric forms that getaddrinfo reads as IPv4 (inet_aton)
+          "https://0x7f.0.0.1/", "https://0x7f000001/", "https://0X7F.1/", "https://2130706433/",
+          "https://127.1/", "https://10.0x1/", "https://example.123/", "https://example.0x/",
+          "https://127.0.0.1./", "https://example.com\\@evil.com/"}) {
         INFO(s);
         CHECK(refused(s));
     }
@@ -200,6 +178,17 @@ TEST_CASE("url: schemes, hosts and characters that are refused", "[http][url]") 
     CHECK(refused(std::string("https://exa") + '\0' + "mple.com/"));
     // a very long host
     CHECK(refused("https://" + std::string(300, 'a') + "/"));
+}
+
+TEST_CASE("url: host names with numeric labels that are not last are names", "[http][url]") {
+    // Only a numeric last label makes a host an IPv4 address (WHATWG "ends in a number").
+    for (const char* s :
+         {"https://0x7f.example/", "https://123.example.com/", "https://a.b0x1/",
+          "https://example.com.0xg/", "https://1e3.test/", "https://example.com./"}) {
+        INFO(s);
+        CHECK_FALSE(oidc::http::parse_url(s, *std::make_unique<url>()));
+    }
+    CHECK(must_parse("https://127.0.0.1:8443/").host == "127.0.0.1");
 }
 
 TEST_CASE("url: str() reparses to the same url", "[http][url]") {
