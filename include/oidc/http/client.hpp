@@ -23,6 +23,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -211,12 +212,6 @@ inline const char* getenv_either(const char* lower, const char* upper) noexcept 
     return (v && *v) ? v : nullptr;
 }
 
-/// When client_state::take() probes an idle connection for a server close.
-enum class liveness_check : std::uint8_t {
-    after_idle, ///< only after a second or more idle (requests that may be retried)
-    always,     ///< every time (requests that may not be replayed)
-};
-
 /// The state every operation of one client shares: options, TLS context, idle pool.
 class client_state {
 public:
@@ -257,10 +252,11 @@ public:
     }
 
     /// The most recently used live idle connection to `origin`, or null. Connections idle
-    /// for longer than max_idle_time are closed; the others are checked for a server close
-    /// (connection::idle_alive(), one recv syscall) when `check` is liveness_check::always
-    /// or they were idle for a second or more.
-    std::shared_ptr<connection> take(std::string_view origin, liveness_check check) {
+    /// for longer than max_idle_time are closed; the others are checked (connection::
+    /// idle_alive(), one non-blocking recv) for a server close and for stray bytes - the
+    /// late tail of an earlier response, such as a body after a HEAD's headers or past a
+    /// short Content-Length, that would otherwise be read as the next request's response.
+    std::shared_ptr<connection> take(std::string_view origin) {
         std::lock_guard<std::mutex> lock(mu_);
         auto it = idle_.find(origin);
         if (it == idle_.end())
@@ -271,14 +267,7 @@ public:
         while (!v.empty() && !c) {
             auto cand = std::move(v.back());
             v.pop_back();
-            auto idle = now - cand->idle_since;
-            // The liveness probe is one syscall. An idempotent request skips it on a
-            // connection idle for less than a second (the keep-alive hot path; a server
-            // closing it then is the stale keep-alive race, retried); a request that may not
-            // be replayed always probes.
-            if (idle <= opts_.max_idle_time &&
-                ((check == liveness_check::after_idle && idle < std::chrono::seconds(1)) ||
-                 cand->idle_alive()))
+            if (now - cand->idle_since <= opts_.max_idle_time && cand->idle_alive())
                 c = std::move(cand);
         }
         // An origin's entry stays when it empties (the next put() allocates nothing); at
@@ -480,8 +469,7 @@ OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_st
             (void)st->proxy_for(t.u, ec); // a bad proxy setting fails before the pool
             if (ec)
                 co_return send_tuple{ec, response{}};
-            conn = st->take(t.origin,
-                            replayable ? liveness_check::after_idle : liveness_check::always);
+            conn = st->take(t.origin);
             if (conn)
                 wire = std::move(conn->wire_buffer());
             wire.clear();
@@ -520,9 +508,15 @@ OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_st
             bool done = false;
             if (!ec)
                 ec = conn->read_response_now(parser, any_bytes, done);
+            // Each wait within timeout.read, all of them within timeout.response.
+            const auto response_end = done ? connection::clock::time_point{}
+                                           : connection::clock::now() + so.timeout.response;
             while (!ec && !done) {
                 waited = true;
-                conn->arm_read(so.timeout.read);
+                const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+                    response_end - connection::clock::now());
+                conn->arm_read(
+                    std::max(std::min(so.timeout.read, left), std::chrono::milliseconds(0)));
                 auto [wait_error] = co_await conn->async_wait_ready();
                 ec = conn->read_after_wait(wait_error, parser, any_bytes, done);
             }
@@ -671,13 +665,13 @@ public:
     ///   the parser's errc::http_* (limits, framing, errc::http_truncated), socket errors.
     ///   Any HTTP status is a success here.
     /// - Retries (the stale keep-alive race, RFC 9112 9.3.1): an idle pooled connection is
-    ///   checked for a server close (EOF, TLS close_notify or stray bytes: one non-blocking
-    ///   recv with MSG_PEEK) before a POST or PATCH reuses it, and before any request when
-    ///   it was idle for a second or more; a closed one is dropped and another one taken
-    ///   (or a new one connected). When a reused connection still fails before the first
-    ///   response byte (write error, EOF or reset), the request is sent once more on a
-    ///   fresh connection if it is idempotent (GET, HEAD, PUT, DELETE, OPTIONS; RFC 9110
-    ///   9.2.2), or if no byte of it reached the socket, or if
+    ///   checked before every reuse for a server close (EOF, TLS close_notify) and for
+    ///   stray bytes (a late tail of the previous response, which would otherwise be read
+    ///   as this request's response): one non-blocking recv with MSG_PEEK; such a
+    ///   connection is dropped and another one taken (or a new one connected). When a reused
+    ///   connection still fails before the first response byte (write error, EOF or reset), the
+    ///   request is sent once more on a fresh connection if it is idempotent (GET, HEAD, PUT,
+    ///   DELETE, OPTIONS; RFC 9110 9.2.2), or if no byte of it reached the socket, or if
     ///   send_options::retry_non_idempotent is set; otherwise (a POST or PATCH that the
     ///   server may have received) the error is returned and the request is not replayed.
     ///   A new connection, a timeout, cancellation, or an error after the first response

@@ -50,7 +50,8 @@
 namespace oidc::http {
 
 /// Per-operation time limits. `read` bounds each wait for bytes (a slow but steady
-/// server is not cut off); the others bound the whole step.
+/// server is not cut off by it) and `response` the whole response; the others bound the
+/// whole step.
 struct timeouts {
     /// Name resolution (getaddrinfo on Asio's resolver thread). The request ends on time;
     /// getaddrinfo itself cannot be interrupted and runs on until the system resolver gives
@@ -60,6 +61,9 @@ struct timeouts {
     std::chrono::milliseconds handshake{5000};
     std::chrono::milliseconds write{10000};
     std::chrono::milliseconds read{10000};
+    /// The whole response, from the end of the request's write to its last byte: a server
+    /// that trickles bytes just fast enough for `read` is cut off here.
+    std::chrono::milliseconds response{60000};
 };
 
 namespace detail {
@@ -371,7 +375,7 @@ public:
     /// waiting: `done` when it is complete. Reads only when bytes are likely there: TLS
     /// holds some, or a read right after the request found the response on this
     /// connection lately (a connection whose server answers later stops trying, and
-    /// tries again now and then). Then read_response() goes on where this stopped.
+    /// tries again now and then). The steps below go on where this stopped.
     std::error_code read_response_now(response_parser& parser, bool& any_bytes, bool& done) {
         any_bytes = false;
         leftover_ = false;
@@ -393,33 +397,14 @@ public:
         return ec;
     }
 
-    /// Reads (the rest of) one response into `parser`, each wait within `timeout`.
-    /// `any_bytes` tells whether anything of the response arrived: a peer that closes
-    /// before the first byte completes with the raw socket error (eof, reset, ...) so the
-    /// caller can retry a stale keep-alive connection; later the parser decides
-    /// (errc::http_truncated and friends).
-    OIDC_CORO asio::awaitable<std::error_code>
-    read_response(response_parser& parser, std::chrono::milliseconds timeout, bool& any_bytes) {
-        // Wait first: read_response_now() or the previous pass stopped for lack of bytes.
-        want next = next_want_;
-        for (;;) {
-            arm(timeout);
-            auto [ec] = co_await socket_.async_wait( // not wait(): one coroutine frame less
-                next == want::read ? socket_type::wait_read : socket_type::wait_write,
-                net::use_nothrow_awaitable);
-            disarm();
-            if (ec)
-                co_return fix(ec);
-            ec = read_step(parser, any_bytes, next); // want::write: TLS writes first
-            if (ec || next == want::none)
-                co_return ec;
-        }
-    }
-
-    // read_response() in steps, for a caller that awaits in its own coroutine frame (one
-    // frame less per waiting request; Asio recycles only two frames per thread):
+    // The rest of the response, when read_response_now() did not complete it, is read in
+    // steps by a caller that awaits in its own coroutine frame (one frame less per waiting
+    // request; Asio recycles only two frames per thread):
     //   arm_read(t); auto [e] = co_await async_wait_ready(); ec = read_after_wait(e, ...);
-    // repeated while !done, after read_response_now().
+    // repeated while !done. `any_bytes` tells whether anything of the response arrived: a
+    // peer that closes before the first byte completes with the raw socket error (eof,
+    // reset, ...) so the caller can retry a stale keep-alive connection; later the parser
+    // decides (errc::http_truncated and friends).
 
     /// Starts the time limit of one wait for response bytes.
     void arm_read(std::chrono::milliseconds timeout) { arm(timeout); }
@@ -785,7 +770,8 @@ public:
                 armed = true;
             }
             std::tie(ec) = co_await socket_.async_connect(ep, net::use_nothrow_awaitable);
-            if (!ec || timed_out())
+            // A cancellation or close() ends the step: the next address is not tried.
+            if (!ec || timed_out() || ec == asio::error::operation_aborted)
                 break;
         }
         if (armed)
@@ -829,9 +815,11 @@ private:
                 if (pec || (parser.done() && used < got))
                     co_return make_error_code(errc::proxy_connect_failed);
             }
-            if (ec && !parser.done())
-                co_return timed_out() ? make_error_code(errc::timed_out)
-                                      : make_error_code(errc::proxy_connect_failed);
+            if (ec && !parser.done()) {
+                if (timed_out() || ec == asio::error::operation_aborted)
+                    co_return fix(ec); // timed_out, or the caller's cancellation
+                co_return make_error_code(errc::proxy_connect_failed);
+            }
         }
         int status = parser.get().status;
         if (status < 200 || status > 299)
@@ -927,7 +915,7 @@ private:
     bool peer_closed_ = false;
     std::uint8_t spec_misses_ = 0; // read_response_now() reads in a row that found nothing
     std::uint8_t spec_skips_ = 0;
-    want next_want_ = want::read; // what read_response() waits for first
+    want next_want_ = want::read; // what async_wait_ready() waits for
     std::unique_ptr<char[]> buffer_;
     std::string wire_;
     response_parser parser_;

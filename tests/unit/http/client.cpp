@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -225,6 +226,48 @@ TEST_CASE("connect timeout when the listen backlog is full", "[http-client]") {
     REQUIRE(r.completed);
     CHECK(r.ec == errc::timed_out);
     CHECK(took < 3s);
+}
+
+TEST_CASE("a cancellation during connect is not turned into an attempt at the next address",
+          "[http-client]") {
+    // The first address never accepts (full backlog), the second one does. The caller's
+    // coroutine does not throw on cancellation, so only the connect step can end it.
+    test_server srv(echo_json);
+    asio::io_context ioc;
+    asio::ip::tcp::acceptor a(ioc);
+    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    a.open(ep.protocol());
+    a.bind(ep);
+    a.listen(0);
+    std::vector<std::unique_ptr<asio::ip::tcp::socket>> fillers;
+    for (int i = 0; i < 4; ++i) {
+        fillers.push_back(std::make_unique<asio::ip::tcp::socket>(ioc));
+        fillers.back()->async_connect(a.local_endpoint(), [](std::error_code) {});
+    }
+    ioc.run_for(200ms);
+    std::vector<asio::ip::tcp::endpoint> eps{a.local_endpoint(),
+                                             {asio::ip::make_address("127.0.0.1"), srv.port()}};
+    auto conn = std::make_shared<oidc::http::connection>(ioc.get_executor(), nullptr);
+    asio::cancellation_signal sig;
+    std::optional<std::error_code> result;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            co_await asio::this_coro::throw_if_cancelled(false);
+            result = co_await conn->connect_endpoints(eps, 5s);
+        },
+        asio::bind_cancellation_slot(sig.slot(), asio::detached));
+    asio::steady_timer t(ioc, 200ms);
+    t.async_wait([&](std::error_code) { sig.emit(asio::cancellation_type::terminal); });
+    const auto t0 = std::chrono::steady_clock::now();
+    ioc.restart();
+    while (!result && std::chrono::steady_clock::now() - t0 < 10s)
+        ioc.run_one_for(20ms);
+    REQUIRE(result);
+    CHECK(*result == asio::error::operation_aborted);
+    CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+    CHECK(srv.accepted() == 0);
+    conn->close();
 }
 
 TEST_CASE("resolving localhost works and http://[::1] works", "[http-client]") {
@@ -698,6 +741,58 @@ TEST_CASE("pool: the check before a POST keeps a live keep-alive connection",
     CHECK(c.idle_connections() == 1);
 }
 
+TEST_CASE("pool: late bytes of a response are never read as the next request's response",
+          "[http-client][pool]") {
+    // The first answer's tail arrives 20 ms after its head: a HEAD answered with a body
+    // written separately (here a whole second response), then a 200 whose body is longer
+    // than its Content-Length. Each must cost its connection, not shift the responses.
+    test_server srv([](server_conn& c, int) -> asio::awaitable<void> {
+        for (;;) {
+            std::string req = co_await c.read_request();
+            if (req.empty())
+                co_return;
+            std::string line = req.substr(0, req.find("\r\n"));
+            std::string body = "{\"line\":\"" + line + "\"}";
+            if (line.find(" /first ") != std::string::npos) {
+                co_await c.write("HTTP/1.1 200 OK\r\nContent-Length: " +
+                                 std::to_string(body.size()) + "\r\n\r\n");
+                co_await oidc_test::sleep_for(20ms);
+                co_await c.write(ok_response(body));
+            } else if (line.find(" /fourth ") != std::string::npos) {
+                co_await c.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+                co_await oidc_test::sleep_for(20ms);
+                co_await c.write("{\"tail\":true}");
+            } else if (!co_await c.write(ok_response(body))) {
+                co_return;
+            }
+        }
+    });
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    auto head = get(srv.url("/first"));
+    head.method = oidc::http::verb::head;
+    auto r1 = send_now(ioc, c, std::move(head));
+    REQUIRE_FALSE(r1.ec);
+    CHECK(r1.res.body.empty());
+    std::this_thread::sleep_for(100ms); // the tail is on the pooled connection now
+    for (const char* path : {"/second", "/third"}) {
+        auto r = send_now(ioc, c, get(srv.url(path)));
+        REQUIRE_FALSE(r.ec);
+        CHECK(r.res.body == std::string("{\"line\":\"GET ") + path + " HTTP/1.1\"}");
+    }
+    CHECK(srv.accepted() == 2); // the first connection was dropped, the second one kept
+    // A new connection whose first answer has a short Content-Length and a late tail.
+    c.close_idle();
+    auto r2 = send_now(ioc, c, get(srv.url("/fourth")));
+    REQUIRE_FALSE(r2.ec);
+    CHECK(r2.res.body == "{}");
+    std::this_thread::sleep_for(100ms);
+    auto r3 = send_now(ioc, c, get(srv.url("/fifth")));
+    REQUIRE_FALSE(r3.ec);
+    CHECK(r3.res.body == "{\"line\":\"GET /fifth HTTP/1.1\"}");
+    CHECK(srv.accepted() == 4);
+}
+
 TEST_CASE("pool: idle connections expire after max_idle_time", "[http-client][pool]") {
     test_server srv(echo_json);
     asio::io_context ioc;
@@ -796,6 +891,34 @@ TEST_CASE("proxy: a refused CONNECT and a bad proxy setting are clear errors",
     co.proxy = "https://127.0.0.1:1";
     client bad(ioc.get_executor(), co);
     CHECK(send_now(ioc, bad, get("https://127.0.0.1:1/")).ec == errc::url_invalid);
+}
+
+TEST_CASE("proxy: a cancellation while the CONNECT answer is awaited is operation_aborted",
+          "[http-client][proxy]") {
+    test_server proxy([](server_conn& c, int) -> asio::awaitable<void> {
+        co_await c.read_request();   // the CONNECT
+        co_await c.wait_closed(10s); // never answers
+    });
+    asio::io_context ioc;
+    auto co = oidc_test::test_client_options();
+    co.proxy = "http://127.0.0.1:" + std::to_string(proxy.port());
+    client c(ioc.get_executor(), co);
+    asio::cancellation_signal sig;
+    oidc_test::sent out;
+    c.async_send(
+        get("https://127.0.0.1:9/token"),
+        asio::bind_cancellation_slot(sig.slot(), [&](std::error_code ec, oidc::http::response) {
+            out.ec = ec;
+            out.completed = true;
+        }));
+    asio::steady_timer t(ioc, 200ms);
+    t.async_wait([&](std::error_code) { sig.emit(asio::cancellation_type::terminal); });
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!out.completed && std::chrono::steady_clock::now() - t0 < 10s)
+        ioc.run_one_for(20ms);
+    REQUIRE(out.completed);
+    CHECK(out.ec == asio::error::operation_aborted);
+    CHECK(std::chrono::steady_clock::now() - t0 < 2s);
 }
 
 TEST_CASE("proxy: from the environment, with no_proxy", "[http-client][proxy]") {

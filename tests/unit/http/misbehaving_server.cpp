@@ -89,6 +89,31 @@ TEST_CASE("a slow but steady body is not cut by the per-read timeout",
     CHECK(o.idle == 1);
 }
 
+TEST_CASE("a server that trickles its response is cut off by the response timeout",
+          "[http-client][misbehaving]") {
+    auto tls = GENERATE(false, true);
+    oidc::http::send_options so;
+    so.timeout.read = 1s;        // never reached: a byte comes every 50 ms
+    so.timeout.response = 400ms; // the whole response
+    const auto t0 = std::chrono::steady_clock::now();
+    auto o = run_against(
+        [](server_conn& c, int) -> asio::awaitable<void> {
+            co_await c.read_request();
+            co_await c.write("HTTP/1.1 200 OK\r\n");
+            for (int i = 0; i < 200; ++i) { // a header line that takes 10 s
+                co_await oidc_test::sleep_for(50ms);
+                if (!co_await c.write("X"))
+                    co_return;
+            }
+        },
+        so, tls);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(o.ec == errc::timed_out);
+    CHECK(took >= 350ms);
+    CHECK(took < 2s);
+    CHECK(o.idle == 0);
+}
+
 TEST_CASE("a body cut mid-way is http_truncated", "[http-client][misbehaving]") {
     auto tls = GENERATE(false, true);
     auto o =
