@@ -112,6 +112,21 @@ inline std::shared_ptr<asio::ssl::context> make_tls_context(const std::string& c
     return ctx;
 }
 
+/// The verify callback of every TLS connection: OpenSSL's verdict, and the context's own
+/// callback (when the caller's context has one) may only narrow it - a callback that
+/// returns 1 for a certificate OpenSSL refused does not make it accepted.
+inline int strict_verify(int preverify_ok, X509_STORE_CTX* store) {
+    int ok = preverify_ok;
+    auto* ssl =
+        static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    if (ssl)
+        if (auto user = SSL_CTX_get_verify_callback(SSL_get_SSL_CTX(ssl)))
+            ok = user(preverify_ok, store);
+    if (preverify_ok && !ok && X509_STORE_CTX_get_error(store) == X509_V_OK)
+        X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return preverify_ok && ok ? 1 : 0;
+}
+
 /// A socket BIO that never raises SIGPIPE (send with MSG_NOSIGNAL): OpenSSL's own socket
 /// BIO writes with write(2). The descriptor is non-blocking; EAGAIN becomes a retry.
 inline int nosig_bio_write(BIO* b, const char* data, int len) {
@@ -858,8 +873,9 @@ private:
         SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         SSL_set_read_ahead(ssl, 1);
         SSL_set_connect_state(ssl);
-        // Verification is forced on whatever the context says (a context callback is kept).
-        SSL_set_verify(ssl, SSL_VERIFY_PEER, SSL_get_verify_callback(ssl));
+        // Verification is forced on whatever the context says; a context callback still
+        // runs, and may refuse a certificate, but never accept one OpenSSL refused.
+        SSL_set_verify(ssl, SSL_VERIFY_PEER, &detail::strict_verify);
         // A session of this origin (same host name and verification) may be resumed.
         SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
         std::error_code not_ip;

@@ -399,6 +399,30 @@ TEST_CASE("TLS: a caller context cannot switch verification off", "[http-client]
           errc::tls_certificate_untrusted);
 }
 
+TEST_CASE("TLS: a caller's verify callback may refuse a certificate but never accept one",
+          "[http-client][tls]") {
+    // asio's verify callback is an SSL_CTX callback: one that accepts everything...
+    auto lax = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    lax->set_verify_mode(asio::ssl::verify_none);
+    lax->set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });
+    oidc::http::client_options co;
+    co.tls = lax;
+    CHECK(tls_error_with("self-signed.pem", "self-signed.key", co) ==
+          errc::tls_certificate_untrusted);
+    CHECK(tls_error_with("expired.pem", "expired.key", co) != std::error_code{});
+    // ... and one that refuses a certificate chain OpenSSL accepts (a pinning check).
+    auto strict = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    strict->load_verify_file(oidc_test::pki("ca.pem"));
+    int calls = 0;
+    strict->set_verify_callback([&calls](bool, asio::ssl::verify_context&) {
+        ++calls;
+        return false;
+    });
+    co.tls = strict;
+    CHECK(tls_error_with("server-chain.pem", "server.key", co) == errc::tls_certificate_invalid);
+    CHECK(calls > 0);
+}
+
 TEST_CASE("TLS: a bad CA file is a clear error at construction", "[http-client][tls]") {
     asio::io_context ioc;
     oidc::http::client_options co;
