@@ -44,23 +44,27 @@ http_nginx() {
 # The [slow-dns] tests need getaddrinfo to ask a server that never answers: they run in
 # private mount and network namespaces (unshare; as root, else in a user namespace) where
 # /etc/resolv.conf names only 127.0.0.1 (one attempt of 2 s) and the test binds
-# 127.0.0.1:53 itself. Three builds: g++, clang ASan+UBSan (the late getaddrinfo answer
-# outlives the request), TSan (it arrives on Asio's resolver thread).
+# 127.0.0.1:53 itself; /etc/hosts names localhost and fast.slow-dns.test (127.0.0.1), a
+# name that answers at once while another lookup waits for DNS. Three builds: g++, clang
+# ASan+UBSan (the late getaddrinfo answer outlives the request and the io_context), TSan (it
+# arrives on a thread of its own).
 http_dns() {
     gcc_tree && cmake --build "$out/gcc" -j "$jobs" --target oidc_unit_tests || return 1
     clang_asan_build && tsan_build || return 1
-    local conf=$out/slow-dns.resolv.conf userns=()
+    local conf=$out/slow-dns.resolv.conf hosts=$out/slow-dns.hosts userns=()
     printf 'nameserver 127.0.0.1\noptions timeout:2 attempts:1\n' >"$conf"
+    printf '127.0.0.1 localhost\n::1 localhost\n127.0.0.1 fast.slow-dns.test\n' >"$hosts"
     [ "$(id -u)" -ne 0 ] && userns=(--user --map-root-user)
     env "${asan_env[@]}" unshare "${userns[@]}" --mount --net sh -ec '
         ip link set lo up
         mount --bind "$1" /etc/resolv.conf
+        mount --bind "$6" /etc/hosts
         export OIDC_TEST_DNS_BLACKHOLE=1
         "$2" "[slow-dns]"
         "$3" "[slow-dns]"
         TSAN_OPTIONS=$5 "$4" "[slow-dns]"
     ' sh "$conf" "$out/gcc/tests/oidc_unit_tests" "$out/clang-asan/tests/oidc_unit_tests" \
-        "$out/clang-tsan/tests/oidc_threaded_tests" "$http_tsan_options"
+        "$out/clang-tsan/tests/oidc_threaded_tests" "$http_tsan_options" "$hosts"
 }
 
 register_stage http-tsan http_tsan

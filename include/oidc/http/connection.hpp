@@ -6,6 +6,7 @@
 #include <oidc/error.hpp>
 #include <oidc/http/message.hpp>
 #include <oidc/http/parser.hpp>
+#include <oidc/http/resolve.hpp>
 #include <oidc/http/url.hpp>
 
 #include <asio/any_io_executor.hpp>
@@ -53,9 +54,9 @@ namespace oidc::http {
 /// server is not cut off by it) and `response` the whole response; the others bound the
 /// whole step.
 struct timeouts {
-    /// Name resolution (getaddrinfo on Asio's resolver thread). The request ends on time;
-    /// getaddrinfo itself cannot be interrupted and runs on until the system resolver gives
-    /// up (its answer is dropped), so io_context::run() returns only after that.
+    /// Name resolution (getaddrinfo on a thread of its own, detail::start_resolve). The
+    /// request ends on time; getaddrinfo itself cannot be interrupted and runs on until the
+    /// system resolver gives up, its answer dropped (io_context::run() does not wait for it).
     std::chrono::milliseconds resolve{5000};
     std::chrono::milliseconds connect{5000};
     std::chrono::milliseconds handshake{5000};
@@ -193,81 +194,6 @@ inline tls_session_ptr copy_session(const SSL_SESSION* s) {
         return nullptr;
     return tls_session_ptr(copy, [](SSL_SESSION* p) { SSL_SESSION_free(p); });
 }
-
-/// A name resolution that a timeout, a close or a cancellation can end before the system
-/// resolver returns. Asio runs getaddrinfo on a thread of its own and cannot interrupt it
-/// (a resolver's cancel() only takes effect when the call returns, which with unanswered
-/// DNS queries is the system's own timeout times its attempts), so the operation completes
-/// on whichever comes first - the answer, the timer, close(), the cancellation slot - and
-/// a late answer is dropped. The resolver lives with this object until getaddrinfo
-/// returns; the connection holds it only weakly (no cycle through the handler).
-class pending_resolve {
-public:
-    virtual ~pending_resolve() = default;
-    /// Completes the operation with operation_aborted unless it completed already.
-    virtual void abort() = 0;
-};
-
-template <class Handler>
-class resolve_op final : public pending_resolve,
-                         public std::enable_shared_from_this<resolve_op<Handler>> {
-public:
-    using results_type = asio::ip::tcp::resolver::results_type;
-
-    resolve_op(const asio::any_io_executor& ex, Handler h)
-        : resolver_(ex), ex_(asio::get_associated_executor(h, ex)), handler_(std::move(h)) {}
-
-    /// Starts the resolution; the handler's cancellation slot (when connected) aborts it.
-    void start(const std::string& host, const std::string& port) {
-        auto slot = asio::get_associated_cancellation_slot(*handler_);
-        if (slot.is_connected())
-            slot.template emplace<on_cancel>(this->weak_from_this());
-        std::lock_guard<std::mutex> lock(mu_);
-        resolver_.async_resolve(
-            host, port, [self = this->shared_from_this()](std::error_code ec, results_type r) {
-                self->finish(ec, std::move(r));
-            });
-    }
-
-    void abort() override {
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            resolver_.cancel(); // a getaddrinfo not started yet is skipped
-        }
-        finish(asio::error::operation_aborted, {});
-    }
-
-private:
-    struct on_cancel {
-        std::weak_ptr<resolve_op> op;
-        void operator()(asio::cancellation_type) const {
-            if (auto p = op.lock())
-                p->abort();
-        }
-    };
-
-    // The handler runs through its executor, never inside abort() (called under the
-    // connection's timer mutex) or the cancellation signal; its slot is cleared first.
-    void finish(std::error_code ec, results_type r) {
-        std::optional<Handler> h;
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            if (!handler_)
-                return; // completed already: a late answer or a second abort
-            h.emplace(std::move(*handler_));
-            handler_.reset();
-        }
-        asio::post(ex_, [h = std::move(*h), ec, r = std::move(r)]() mutable {
-            asio::get_associated_cancellation_slot(h).clear();
-            std::move(h)(ec, std::move(r));
-        });
-    }
-
-    std::mutex mu_; // guards the resolver and the handler
-    asio::ip::tcp::resolver resolver_;
-    asio::associated_executor_t<Handler, asio::any_io_executor> ex_;
-    std::optional<Handler> handler_;
-};
 
 } // namespace detail
 
@@ -731,17 +657,18 @@ private:
         } else {
             arm(t.resolve);
             // Ends at the timeout, close() or cancellation even while getaddrinfo still runs
-            // (detail::resolve_op); registered under the timer's mutex, which on_timer() holds.
+            // (detail::start_resolve: a thread per lookup, so no lookup waits for another).
+            // Started and registered under the timer's mutex, which on_timer() holds: the
+            // answer may resume this coroutine on another thread at once, and it takes the
+            // mutex before it goes on (this lambda touches nothing after the unlock).
             auto [rec, results] =
                 co_await asio::async_initiate<const decltype(net::use_nothrow_awaitable)&,
-                                              void(std::error_code,
-                                                   asio::ip::tcp::resolver::results_type)>(
-                    [this](auto handler, const std::string& host, const std::string& port) {
-                        using op_type = detail::resolve_op<decltype(handler)>;
-                        auto op = std::make_shared<op_type>(ex_, std::move(handler));
+                                              void(std::error_code, std::vector<endpoint_type>)>(
+                    [this](auto handler, std::string host, std::string port) {
                         std::lock_guard<std::mutex> lock(timer_mu_);
+                        auto op = detail::start_resolve(ex_, std::move(host), std::move(port),
+                                                        std::move(handler));
                         resolving_ = op;
-                        op->start(host, port);
                         if (timed_out())
                             op->abort();
                     },
@@ -753,8 +680,7 @@ private:
             disarm();
             if (rec || timed_out())
                 co_return fix(rec ? rec : asio::error_code(asio::error::operation_aborted));
-            for (const auto& r : results)
-                endpoints.push_back(r.endpoint());
+            endpoints = std::move(results);
         }
         co_return co_await connect_endpoints(std::move(endpoints), t.connect);
     }

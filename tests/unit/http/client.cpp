@@ -2,6 +2,7 @@
 #include <oidc/http/client.hpp>
 
 #include "catch.hpp"
+#include "dns_blackhole.hpp"
 #include "test_server.hpp"
 
 #include <asio/bind_cancellation_slot.hpp>
@@ -1242,41 +1243,7 @@ TEST_CASE("nginx over HTTPS: a new connection resumes the origin's TLS session",
 
 namespace {
 
-/// Receives (and never answers) the DNS queries sent to 127.0.0.1:53, on a thread of its
-/// own; counts them, so that a test knows the resolver really asked.
-class dns_blackhole {
-public:
-    dns_blackhole() {
-        REQUIRE(std::getenv("OIDC_TEST_DNS_BLACKHOLE") != nullptr);
-        sock_.open(asio::ip::udp::v4());
-        sock_.bind({asio::ip::make_address("127.0.0.1"), 53});
-        receive();
-        thread_ = std::thread([this] { ioc_.run(); });
-    }
-    ~dns_blackhole() {
-        ioc_.stop();
-        thread_.join();
-    }
-    int queries() const { return queries_.load(); }
-
-private:
-    void receive() {
-        sock_.async_receive_from(asio::buffer(buf_), from_,
-                                 [this](std::error_code ec, std::size_t) {
-                                     if (ec)
-                                         return;
-                                     ++queries_;
-                                     receive();
-                                 });
-    }
-
-    asio::io_context ioc_;
-    asio::ip::udp::socket sock_{ioc_};
-    asio::ip::udp::endpoint from_;
-    char buf_[1500];
-    std::atomic<int> queries_{0};
-    std::thread thread_;
-};
+using oidc_test::dns_blackhole;
 
 // getaddrinfo's own time here (resolv.conf: one attempt of 2 s); the requests below must end
 // well before it.
@@ -1385,4 +1352,42 @@ TEST_CASE("slow resolves on 4 threads: each ends at its timeout, the client serv
     for (auto d : took)
         CHECK(d < system_resolver_time - 800ms);
     CHECK(dns.queries() >= 1);
+}
+
+TEST_CASE("a request to a name that DNS never answers does not hold back one to another name",
+          "[.slow-dns]") {
+    // fast.slow-dns.test is in the namespace's /etc/hosts: its lookup answers at once, also
+    // while three lookups of the silent name are under way (Asio's own resolver would run
+    // it after them, one getaddrinfo at a time).
+    dns_blackhole dns;
+    test_server srv(echo_json);
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options()); // resolve timeout 5 s
+    int slow_done = 0;
+    for (int i = 0; i < 3; ++i)
+        c.async_send(get(slow_dns_url),
+                     [&](std::error_code, oidc::http::response) { ++slow_done; });
+    oidc_test::sent fast;
+    const auto t0 = std::chrono::steady_clock::now();
+    ioc.run_for(100ms); // the silent lookups are under way
+    c.async_send(get("http://fast.slow-dns.test:" + std::to_string(srv.port()) + "/fast"),
+                 [&](std::error_code ec, oidc::http::response r) {
+                     fast.ec = ec;
+                     fast.res = std::move(r);
+                     fast.completed = true;
+                 });
+    while (!fast.completed && std::chrono::steady_clock::now() - t0 < 10s)
+        ioc.run_one_for(20ms);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE(fast.completed);
+    REQUIRE_FALSE(fast.ec);
+    CHECK(fast.res.body == "{\"line\":\"GET /fast HTTP/1.1\"}");
+    CHECK(took < 700ms);
+    CHECK(slow_done == 0); // still waiting for DNS
+    CHECK(dns.queries() >= 1);
+    // The silent lookups end with the system resolver's error, each on its own.
+    ioc.restart();
+    while (slow_done < 3 && std::chrono::steady_clock::now() - t0 < 10s)
+        ioc.run_one_for(20ms);
+    CHECK(slow_done == 3);
 }
