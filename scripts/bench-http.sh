@@ -44,7 +44,10 @@
 #   times) and the ours/curl ratio this CPU would allow if our client spent no user time at
 #   all. Idle machine, two ROUNDS=5 runs of 3 s, medians of 10 rounds: 1 conn 0.92x wrk,
 #   1.82x curl (rounds 1.59-2.25x), CPU 34 / 32 / 83 us (ours / wrk / curl), ceiling 2.40x;
-#   16 conns 0.99x wrk, 2.02x curl, CPU 26 / 27 / 86 us.
+#   16 conns 0.99x wrk, 2.02x curl, CPU 26 / 27 / 86 us. After the pool checked every
+#   reused connection for stray bytes (one MSG_PEEK recv more per request), four ROUNDS=5
+#   runs, medians of 20 rounds: 1 conn 0.90x wrk (0.74-1.23), 1.92x curl (1.78-2.19), CPU
+#   34 / 32 / 89 us, ceiling 2.58x; 16 conns 1.00x wrk, 2.34x curl, CPU 27 / 28 / 96 us.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
