@@ -10,8 +10,6 @@
 #include <oidc/http/url.hpp>
 
 #include <asio/any_io_executor.hpp>
-#include <asio/associated_cancellation_slot.hpp>
-#include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/connect.hpp>
@@ -40,7 +38,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>

@@ -116,7 +116,7 @@ inline bool ends_in_number(std::string_view host) noexcept {
         return false;
     if (last.size() >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X')) {
         for (char c : last.substr(2))
-            if (!is_digit(c) && !((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            if (hex_value(c) < 0)
                 return false;
         return true;
     }

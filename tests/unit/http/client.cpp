@@ -202,22 +202,31 @@ TEST_CASE("connection refused is reported", "[http-client]") {
     CHECK(r.ec == asio::error::connection_refused);
 }
 
+namespace {
+/// A listener on 127.0.0.1 whose accept queue is full: later SYNs are dropped and a connect
+/// to it hangs (until its timeout or a cancellation).
+struct full_backlog {
+    asio::ip::tcp::acceptor acceptor;
+    std::vector<std::unique_ptr<asio::ip::tcp::socket>> fillers;
+    explicit full_backlog(asio::io_context& ioc) : acceptor(ioc) {
+        asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+        acceptor.open(ep.protocol());
+        acceptor.bind(ep);
+        acceptor.listen(0);
+        for (int i = 0; i < 4; ++i) {
+            fillers.push_back(std::make_unique<asio::ip::tcp::socket>(ioc));
+            fillers.back()->async_connect(acceptor.local_endpoint(), [](std::error_code) {});
+        }
+        ioc.run_for(200ms);
+    }
+    asio::ip::tcp::endpoint endpoint() const { return acceptor.local_endpoint(); }
+};
+} // namespace
+
 TEST_CASE("connect timeout when the listen backlog is full", "[http-client]") {
     asio::io_context ioc;
-    asio::ip::tcp::acceptor a(ioc);
-    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
-    a.open(ep.protocol());
-    a.bind(ep);
-    a.listen(0);
-    auto port = a.local_endpoint().port();
-    // Fill the accept queue; later SYNs are dropped and the connect hangs.
-    std::vector<std::unique_ptr<asio::ip::tcp::socket>> fillers;
-    for (int i = 0; i < 4; ++i) {
-        fillers.push_back(std::make_unique<asio::ip::tcp::socket>(ioc));
-        fillers.back()->async_connect({asio::ip::make_address("127.0.0.1"), port},
-                                      [](std::error_code) {});
-    }
-    ioc.run_for(200ms);
+    full_backlog hanging(ioc);
+    auto port = hanging.endpoint().port();
     client c(ioc.get_executor(), oidc_test::test_client_options());
     auto so = c.default_send_options();
     so.timeout.connect = 300ms;
@@ -235,18 +244,8 @@ TEST_CASE("a cancellation during connect is not turned into an attempt at the ne
     // coroutine does not throw on cancellation, so only the connect step can end it.
     test_server srv(echo_json);
     asio::io_context ioc;
-    asio::ip::tcp::acceptor a(ioc);
-    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
-    a.open(ep.protocol());
-    a.bind(ep);
-    a.listen(0);
-    std::vector<std::unique_ptr<asio::ip::tcp::socket>> fillers;
-    for (int i = 0; i < 4; ++i) {
-        fillers.push_back(std::make_unique<asio::ip::tcp::socket>(ioc));
-        fillers.back()->async_connect(a.local_endpoint(), [](std::error_code) {});
-    }
-    ioc.run_for(200ms);
-    std::vector<asio::ip::tcp::endpoint> eps{a.local_endpoint(),
+    full_backlog hanging(ioc);
+    std::vector<asio::ip::tcp::endpoint> eps{hanging.endpoint(),
                                              {asio::ip::make_address("127.0.0.1"), srv.port()}};
     auto conn = std::make_shared<oidc::http::connection>(ioc.get_executor(), nullptr);
     asio::cancellation_signal sig;
