@@ -3,7 +3,7 @@
 #   http-tsan   every [http-client] test under ThreadSanitizer (clang 16): the multi-threaded
 #               ones, and the others' timer, resolver and pool paths (about 15 s)
 #   http-nginx  the client against a real nginx over HTTPS on 127.0.0.1 (test PKI)
-#   http-dns    name resolution against a DNS server that never answers (g++ and TSan)
+#   http-dns    name resolution against a DNS server that never answers (g++, ASan, TSan)
 
 # The ThreadSanitizer build (clang 16) of oidc_threaded_tests, shared with session-tsan.
 tsan_build() {
