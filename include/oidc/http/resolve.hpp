@@ -3,8 +3,9 @@
 // asio::ip::tcp::resolver runs every getaddrinfo() of an execution context on one background
 // thread, one call at a time: a name whose DNS server never answers holds back every other
 // lookup of the context for the system resolver's whole timeout. Here each lookup runs on a
-// thread of its own (a bounded number of them, process-wide), and completes on the first of
-// its answer, abort() and its cancellation slot.
+// thread of its own (up to a process-wide bound, beyond which lookups wait in a queue for
+// the first free thread), and completes on the first of its answer, abort() and its
+// cancellation slot.
 #pragma once
 
 #include <oidc/detail/config.hpp>
@@ -62,7 +63,7 @@ public:
 /// The most lookup threads alive at once in the process, unless set_max_resolve_threads()
 /// changed it. A thread stays alive (and counted) until getaddrinfo() returns, also after
 /// its request ended: with DNS that never answers, that is the system resolver's timeout
-/// times its attempts.
+/// times its attempts. Lookups started while the bound is reached wait in a queue, in order.
 inline constexpr std::size_t default_max_resolve_threads = 32;
 
 /// The signature of getaddrinfo(); see resolve_getaddrinfo.
@@ -74,9 +75,11 @@ using getaddrinfo_fn = int (*)(const char*, const char*, const ::addrinfo*, ::ad
 /// never reach it.
 inline std::atomic<getaddrinfo_fn> resolve_getaddrinfo{nullptr};
 
-// Process-wide thread accounting. Trivially destructible (a detached lookup thread may
-// still touch them while the process exits).
+// Process-wide thread accounting, mirrored from resolve_queue for lock-free reads.
+// Trivially destructible (a detached lookup thread may still touch them while the process
+// exits).
 inline std::atomic<std::size_t> resolve_threads_alive_{0};
+inline std::atomic<std::size_t> resolve_queued_{0};
 inline std::atomic<std::size_t> resolve_threads_max_{default_max_resolve_threads};
 
 /// The lookup threads alive now, in the whole process (for tests and diagnostics).
@@ -84,26 +87,19 @@ inline std::size_t resolve_threads_alive() noexcept {
     return resolve_threads_alive_.load(std::memory_order_acquire);
 }
 
+/// The lookups waiting for a lookup thread now, in the whole process (for tests and
+/// diagnostics). A lookup leaves the queue when a thread takes it or when it completes
+/// (abort, cancellation, its context's shutdown).
+inline std::size_t resolve_lookups_queued() noexcept {
+    return resolve_queued_.load(std::memory_order_acquire);
+}
+
 /// Sets the bound on lookup threads alive at once (process-wide); returns the previous one.
-/// Threads alive beyond a lowered bound run to their end; until there is room again, new
-/// lookups of names fail with asio::error::try_again.
+/// Threads alive beyond a lowered bound finish their lookup and end; the queue is served by
+/// the threads within the bound (and always by the last thread alive). With a bound of 0,
+/// lookups of names fail at once with asio::error::try_again.
 inline std::size_t set_max_resolve_threads(std::size_t n) noexcept {
     return resolve_threads_max_.exchange(n, std::memory_order_acq_rel);
-}
-
-/// Takes a place for one lookup thread; false when the bound is reached.
-inline bool acquire_resolve_thread() noexcept {
-    std::size_t alive = resolve_threads_alive_.load(std::memory_order_relaxed);
-    do {
-        if (alive >= resolve_threads_max_.load(std::memory_order_relaxed))
-            return false;
-    } while (!resolve_threads_alive_.compare_exchange_weak(
-        alive, alive + 1, std::memory_order_acq_rel, std::memory_order_relaxed));
-    return true;
-}
-
-inline void release_resolve_thread() noexcept {
-    resolve_threads_alive_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 /// getaddrinfo()'s result as Asio's resolver reports it (translate_addrinfo_error in
@@ -237,6 +233,33 @@ private:
 
 class resolve_op_base;
 
+/// A lookup to run on a lookup thread.
+struct resolve_job {
+    std::shared_ptr<resolve_op_base> op;
+    std::string host;
+    std::string port;
+    getaddrinfo_fn fn = nullptr;
+};
+
+/// The process's lookup threads and the lookups waiting for one (first in, first out).
+/// Never destroyed: detached lookup threads use it while the process exits.
+struct resolve_pool {
+    std::mutex mu;
+    std::size_t threads = 0;      // alive; mirrored in resolve_threads_alive_
+    std::list<resolve_job> queue; // mirrored in resolve_queued_
+
+    static resolve_pool& get() {
+        static resolve_pool* const pool = new resolve_pool;
+        return *pool;
+    }
+
+    // The mirrors for lock-free readers; called under `mu` after every change.
+    void publish_locked() noexcept {
+        resolve_threads_alive_.store(threads, std::memory_order_release);
+        resolve_queued_.store(queue.size(), std::memory_order_release);
+    }
+};
+
 /// The lookups of one execution context that have not completed, and whether the context
 /// shut down. Owned by the context's resolve_service and by every lookup of the context, so
 /// that a lookup thread finishing after the context is gone finds `dead` here and touches
@@ -257,19 +280,62 @@ public:
     void abort() override { complete(resolve_outcome{resolve_outcome::kind::aborted, 0, 0, {}}); }
 
     /// Completes the operation with `o` (posts the handler to its executor and ends the work
-    /// it tracked) unless it completed already or the context shut down. Any thread.
+    /// it tracked) unless it completed already or the context shut down; a lookup still
+    /// waiting for a thread leaves the queue. Any thread.
     void complete(resolve_outcome&& o) {
         std::shared_ptr<resolve_op_base> self; // the registry's reference, dropped unlocked
-        std::lock_guard<std::mutex> lock(reg_->mu);
-        if (reg_->dead || done_)
-            return; // a late answer, a second abort, or after the shutdown: dropped
-        done_ = true;
-        if (registered_) {
-            self = std::move(*where_);
-            reg_->pending.erase(where_);
-            registered_ = false;
+        {
+            std::lock_guard<std::mutex> lock(reg_->mu);
+            if (reg_->dead || done_)
+                return; // a late answer, a second abort, or after the shutdown: dropped
+            done_ = true;
+            if (registered_) {
+                self = std::move(*where_);
+                reg_->pending.erase(where_);
+                registered_ = false;
+            }
+            post_locked(std::move(o));
         }
-        post_locked(std::move(o));
+        leave_queue();
+    }
+
+    /// True once the operation completed or its context shut down: its lookup need not run.
+    bool settled() const {
+        std::lock_guard<std::mutex> lock(reg_->mu);
+        return reg_->dead || done_;
+    }
+
+    /// Moves the job of this lookup, the single element of `node`, to the end of the pool's
+    /// queue. Under the pool's mutex.
+    static void enqueue_locked(resolve_pool& pool, std::list<resolve_job>& node) noexcept {
+        const auto it = node.begin();
+        pool.queue.splice(pool.queue.end(), node, it);
+        it->op->queued_ = true;
+        it->op->slot_ = it;
+        pool.publish_locked();
+    }
+
+    /// Takes the first job of the pool's queue (which must not be empty). Under the pool's
+    /// mutex.
+    static resolve_job dequeue_locked(resolve_pool& pool) noexcept {
+        resolve_job job = std::move(pool.queue.front());
+        pool.queue.pop_front();
+        job.op->queued_ = false;
+        pool.publish_locked();
+        return job;
+    }
+
+    /// Removes this lookup's job from the pool's queue, if it waits there. The caller holds
+    /// a reference to this lookup other than the job's.
+    void leave_queue() noexcept {
+        std::list<resolve_job> gone; // destroyed after the unlock
+        resolve_pool& pool = resolve_pool::get();
+        std::lock_guard<std::mutex> lock(pool.mu);
+        if (!queued_)
+            return;
+        gone.splice(gone.end(), pool.queue, slot_);
+        queued_ = false;
+        pool.publish_locked();
     }
 
     /// Enters this lookup in its registry: false when the context shut down already.
@@ -298,6 +364,9 @@ private:
     bool done_ = false;
     bool registered_ = false;
     std::list<std::shared_ptr<resolve_op_base>>::iterator where_;
+    // Guarded by resolve_pool::mu.
+    bool queued_ = false;
+    std::list<resolve_job>::iterator slot_;
 };
 
 /// One execution context's share of the lookups: destroys the handlers of the lookups still
@@ -322,8 +391,10 @@ private:
             ops.swap(reg_->pending);
         }
         // No one else touches a lookup's handler once `dead` is set.
-        for (auto& op : ops)
+        for (auto& op : ops) {
             op->destroy_handler();
+            op->leave_queue();
+        }
     }
 
     std::shared_ptr<resolve_registry> reg_;
@@ -397,23 +468,47 @@ private:
     std::optional<Handler> handler_;
 };
 
-/// The body of a lookup thread: getaddrinfo(), then the answer to the lookup (dropped if
-/// the lookup completed or its context shut down meanwhile). Touches only what it co-owns.
-inline void run_lookup(std::shared_ptr<resolve_op_base> op, const std::string& host,
-                       const std::string& port, getaddrinfo_fn fn) noexcept {
+/// Runs one lookup on the calling thread: getaddrinfo(), then the answer to the lookup
+/// (dropped if the lookup completed or its context shut down meanwhile). Skips
+/// getaddrinfo() for a lookup that completed while it waited in the queue.
+inline void run_lookup(const resolve_job& job) noexcept {
+    bool wanted = true;
+    try {
+        wanted = !job.op->settled();
+    } catch (...) { // std::system_error from the mutex: look it up anyway
+    }
+    if (!wanted)
+        return;
     resolve_outcome out;
     try {
-        out = lookup_endpoints(host, port, 0, fn);
+        out = lookup_endpoints(job.host, job.port, 0, job.fn);
     } catch (...) { // std::bad_alloc while copying the list
         out = resolve_outcome{};
         out.gai = EAI_MEMORY;
     }
     try {
-        op->complete(std::move(out));
+        job.op->complete(std::move(out));
     } catch (...) { // std::bad_alloc from post(): the handler is lost, as in Asio
     }
-    op.reset();
-    release_resolve_thread();
+}
+
+/// The body of a lookup thread: its first lookup, then the queued ones while the thread is
+/// within the bound (the last thread alive serves the queue whatever the bound). Touches
+/// only what it co-owns and the never-destroyed pool.
+inline void resolve_worker(resolve_job job) noexcept {
+    resolve_pool& pool = resolve_pool::get();
+    for (;;) {
+        run_lookup(job);
+        job = resolve_job{};
+        std::lock_guard<std::mutex> lock(pool.mu);
+        const std::size_t max = resolve_threads_max_.load(std::memory_order_relaxed);
+        if (pool.queue.empty() || (pool.threads > max && pool.threads > 1)) {
+            --pool.threads;
+            pool.publish_locked();
+            return;
+        }
+        job = resolve_op_base::dequeue_locked(pool);
+    }
 }
 
 /// Starts resolving `host` and `port` (a number or a service name) to TCP endpoints.
@@ -427,12 +522,15 @@ inline void run_lookup(std::shared_ptr<resolve_op_base> op, const std::string& h
 ///   asio::ip::tcp::resolver reports it (host_not_found, host_not_found_try_again, ...);
 /// - on abort() of the returned object, or on any cancellation of the handler's connected
 ///   slot: asio::error::operation_aborted (the lookup thread's late answer is dropped);
-/// - when `default_max_resolve_threads` (set_max_resolve_threads()) lookup threads are
-///   alive, or the system cannot start a thread: asio::error::try_again, at once.
+/// - when no lookup thread is alive and none can be started (the system refused one, or
+///   set_max_resolve_threads(0)): asio::error::try_again, at once.
 ///
 /// An IP literal with a numeric port is converted on the calling thread, without a thread.
-/// A name is looked up with getaddrinfo() on a new detached thread (every signal blocked),
-/// so that lookups never wait for one another. Until the handler is called the operation counts as
+/// A name is looked up with getaddrinfo() on a detached thread (every signal blocked), a new
+/// one while fewer than `default_max_resolve_threads` (set_max_resolve_threads()) are
+/// alive, so that lookups never wait for one another; beyond that bound a lookup waits in a
+/// process-wide queue for the first thread that finishes (and leaves the queue when it is
+/// aborted or cancelled). Until the handler is called the operation counts as
 /// work of `ex`'s and the handler executor's contexts; after it, io_context::run() can return while
 /// getaddrinfo() still runs. If `ex`'s context shuts down (is destroyed) first, the handler
 /// is destroyed uncalled on the thread that shuts it down, and the late answer touches
@@ -450,6 +548,12 @@ std::shared_ptr<pending_resolve> start_resolve(const asio::any_io_executor& ex, 
     auto& svc = asio::use_service<resolve_service>(asio::query(ex, asio::execution::context));
     handler_type handler(std::forward<Handler>(h));
     auto op = std::make_shared<op_type>(svc.registry(), ex, std::move(handler));
+    getaddrinfo_fn fn = resolve_getaddrinfo.load(std::memory_order_acquire);
+    if (!fn)
+        fn = &::getaddrinfo;
+    // The job's list node is made here, so that queueing it later cannot fail.
+    std::list<resolve_job> node;
+    node.push_back(resolve_job{op, std::move(host), std::move(port), fn});
     op->connect_cancellation(op);
     if (!op->register_pending(op)) {
         op->destroy_handler(); // the context is shutting down
@@ -460,23 +564,40 @@ std::shared_ptr<pending_resolve> start_resolve(const asio::any_io_executor& ex, 
         return op;
     }
     const resolve_outcome busy{resolve_outcome::kind::busy, 0, 0, {}};
-    if (!acquire_resolve_thread()) {
-        op->complete(resolve_outcome(busy));
-        return op;
+    resolve_pool& pool = resolve_pool::get();
+    bool own_thread = false;
+    {
+        std::lock_guard<std::mutex> lock(pool.mu);
+        const std::size_t max = resolve_threads_max_.load(std::memory_order_relaxed);
+        if (max != 0 && pool.threads >= max) {
+            resolve_op_base::enqueue_locked(pool, node);
+            return op;
+        }
+        if (max != 0) {
+            ++pool.threads;
+            pool.publish_locked();
+            own_thread = true;
+        }
     }
-    getaddrinfo_fn fn = resolve_getaddrinfo.load(std::memory_order_acquire);
-    if (!fn)
-        fn = &::getaddrinfo;
-    try {
-        resolve_signal_blocker no_signals;
-        std::thread([op = std::shared_ptr<resolve_op_base>(op), host = std::move(host),
-                     port = std::move(port), fn]() mutable noexcept {
-            run_lookup(std::move(op), host, port, fn);
-        }).detach();
-    } catch (...) { // no thread (std::system_error with EAGAIN, std::bad_alloc)
-        release_resolve_thread();
-        op->complete(resolve_outcome(busy));
+    if (own_thread) {
+        try {
+            resolve_signal_blocker no_signals;
+            std::thread([job = node.front()]() mutable noexcept {
+                resolve_worker(std::move(job));
+            }).detach();
+            return op;
+        } catch (...) { // no thread (std::system_error with EAGAIN, std::bad_alloc)
+        }
+        // The lookup waits for a thread already alive, if there is one.
+        std::lock_guard<std::mutex> lock(pool.mu);
+        --pool.threads;
+        pool.publish_locked();
+        if (pool.threads > 0) {
+            resolve_op_base::enqueue_locked(pool, node);
+            return op;
+        }
     }
+    op->complete(resolve_outcome(busy));
     return op;
 }
 

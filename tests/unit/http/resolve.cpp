@@ -66,6 +66,7 @@ bool resolve_wait_threads(std::chrono::milliseconds limit) {
 // while the process exits (the exit probe below).
 std::atomic<bool> resolve_gate_open{true};
 std::atomic<int> resolve_gate_inside{0};
+std::atomic<int> resolve_gate_calls{0}; // every call with a gated.test name
 // Calls of gated_getaddrinfo on a thread that does not block SIGINT and SIGTERM.
 std::atomic<int> resolve_gate_signals_open{0};
 
@@ -80,6 +81,7 @@ int gated_getaddrinfo(const char* host, const char* service, const ::addrinfo* h
         !sigismember(&mask, SIGTERM))
         ++resolve_gate_signals_open;
     if (h.ends_with(".gated.test")) {
+        ++resolve_gate_calls;
         ++resolve_gate_inside;
         const auto t0 = resolve_clock::now();
         while (!resolve_gate_open.load() && resolve_clock::now() - t0 < 20s)
@@ -328,7 +330,7 @@ TEST_CASE("resolve: the handler runs on its associated executor", "[http-client]
 }
 
 TEST_CASE("resolve: IP literals are converted without a lookup thread", "[http-client][resolve]") {
-    resolve_bound no_threads(0); // a lookup thread would fail with try_again
+    resolve_bound no_threads(0); // a lookup of a name fails with try_again
     asio::io_context ioc;
     resolve_seen v4, v6, name;
     resolve_rd::start_resolve(ioc.get_executor(), "127.0.0.1", "443", resolve_record(v4));
@@ -496,10 +498,13 @@ TEST_CASE("resolve: awaited with as_tuple(use_awaitable), and raced against a ti
     CHECK(winner == 1); // the timer; the lookup was cancelled through its slot
 }
 
-TEST_CASE("resolve: 64 concurrent lookups on a 4-thread io_context each complete once",
+TEST_CASE("resolve: 64 concurrent lookups on a 4-thread io_context each complete once, "
+          "at most 4 lookup threads alive",
           "[http-client][resolve]") {
     REQUIRE(resolve_wait_threads(10s));
+    resolve_bound four(4); // most lookups wait in the queue
     constexpr int n = 64;
+    std::atomic<std::size_t> peak{0};
     asio::io_context ioc(4);
     std::vector<std::atomic<int>> calls(n);
     std::atomic<int> ok{0}, busy{0}, other{0}, off_context{0};
@@ -510,6 +515,10 @@ TEST_CASE("resolve: 64 concurrent lookups on a 4-thread io_context each complete
                 ioc.get_executor(), "localhost", std::to_string(port),
                 [&, i, port](std::error_code ec, resolve_endpoints eps) {
                     ++calls[static_cast<std::size_t>(i)];
+                    const std::size_t alive = resolve_rd::resolve_threads_alive();
+                    std::size_t seen = peak.load();
+                    while (alive > seen && !peak.compare_exchange_weak(seen, alive)) {
+                    }
                     if (!ioc.get_executor().running_in_this_thread())
                         ++off_context;
                     bool good = !ec && !eps.empty();
@@ -518,7 +527,7 @@ TEST_CASE("resolve: 64 concurrent lookups on a 4-thread io_context each complete
                     if (good)
                         ++ok;
                     else if (ec == asio::error::try_again)
-                        ++busy; // more than default_max_resolve_threads alive at once
+                        ++busy;
                     else
                         ++other;
                 });
@@ -534,52 +543,98 @@ TEST_CASE("resolve: 64 concurrent lookups on a 4-thread io_context each complete
         CHECK(calls[static_cast<std::size_t>(i)].load() == 1);
     CHECK(other == 0);
     CHECK(off_context == 0);
-    CHECK(ok + busy == n);
-    // A lookup is refused only while default_max_resolve_threads others are alive, and each
-    // of those answers.
-    CHECK(ok >=
-          static_cast<int>(std::min<std::size_t>(n, resolve_rd::default_max_resolve_threads)));
+    CHECK(busy == 0); // beyond the bound a lookup waits, it is not refused
+    CHECK(ok == n);
+    CHECK(peak <= 4);
     CHECK(resolve_wait_threads(10s));
+    CHECK(resolve_rd::resolve_lookups_queued() == 0);
 }
 
-TEST_CASE("resolve: beyond the thread bound a lookup fails at once with try_again",
+TEST_CASE("resolve: beyond the thread bound lookups wait in a queue; an aborted one, or one "
+          "whose context is destroyed, leaves it without a lookup",
           "[http-client][resolve]") {
     gated_lookups gate;
     resolve_bound two(2);
+    const int calls0 = resolve_gate_calls.load();
     asio::io_context ioc;
-    resolve_seen a, b, c, lit, d, e;
+    resolve_seen a, b, c, d, e, lit;
     auto op_a =
         resolve_rd::start_resolve(ioc.get_executor(), "a.gated.test", "80", resolve_record(a));
     resolve_rd::start_resolve(ioc.get_executor(), "b.gated.test", "80", resolve_record(b));
     REQUIRE(gate.wait_inside(2));
     CHECK(resolve_rd::resolve_threads_alive() == 2);
-    resolve_rd::start_resolve(ioc.get_executor(), "c.gated.test", "80", resolve_record(c));
-    CHECK(c.calls == 0); // never inline
-    REQUIRE(resolve_run_until(ioc, [&] { return c.calls == 1; }));
-    CHECK(c.ec == asio::error::try_again);
-    CHECK_FALSE(c.ec.message().empty());
+    resolve_rd::start_resolve(ioc.get_executor(), "c.gated.test", "81", resolve_record(c));
+    auto op_d =
+        resolve_rd::start_resolve(ioc.get_executor(), "d.gated.test", "82", resolve_record(d));
+    resolve_rd::start_resolve(ioc.get_executor(), "e.gated.test", "83", resolve_record(e));
+    CHECK(resolve_rd::resolve_lookups_queued() == 3);
+    CHECK(resolve_rd::resolve_threads_alive() == 2);
+    ioc.run_for(50ms);
+    CHECK(c.calls + d.calls + e.calls == 0); // waiting, not refused
     // An IP literal needs no thread.
     resolve_rd::start_resolve(ioc.get_executor(), "127.0.0.1", "80", resolve_record(lit));
     REQUIRE(resolve_run_until(ioc, [&] { return lit.calls == 1; }));
     CHECK_FALSE(lit.ec);
+    // A queued lookup that is aborted completes at once and leaves the queue.
+    op_d->abort();
+    REQUIRE(resolve_run_until(ioc, [&] { return d.calls == 1; }));
+    CHECK(d.ec == asio::error::operation_aborted);
+    CHECK(resolve_rd::resolve_lookups_queued() == 2);
+    // So does one whose io_context is destroyed (its handler with it, uncalled).
+    {
+        asio::io_context other;
+        bool called = false;
+        resolve_rd::start_resolve(other.get_executor(), "f.gated.test", "84",
+                                  [&](std::error_code, resolve_endpoints) { called = true; });
+        CHECK(resolve_rd::resolve_lookups_queued() == 3);
+        other.run_for(20ms);
+        CHECK_FALSE(called);
+    }
+    CHECK(resolve_rd::resolve_lookups_queued() == 2);
     // An aborted lookup's thread still waits in getaddrinfo, and still counts.
     op_a->abort();
     REQUIRE(resolve_run_until(ioc, [&] { return a.calls == 1; }));
     CHECK(a.ec == asio::error::operation_aborted);
-    resolve_rd::start_resolve(ioc.get_executor(), "d.gated.test", "80", resolve_record(d));
-    REQUIRE(resolve_run_until(ioc, [&] { return d.calls == 1; }));
-    CHECK(d.ec == asio::error::try_again);
-    // Once getaddrinfo returned, there is room again.
+    ioc.run_for(30ms);
+    CHECK(c.calls + e.calls == 0);
+    CHECK(resolve_rd::resolve_threads_alive() == 2);
+    // Once getaddrinfo returns, the two threads serve the queue.
     gate.open();
-    REQUIRE(resolve_run_until(ioc, [&] { return b.calls == 1; }));
+    REQUIRE(resolve_run_until(ioc, [&] { return b.calls + c.calls + e.calls == 3; }));
     CHECK_FALSE(b.ec);
-    REQUIRE(resolve_wait_threads(5s));
-    resolve_rd::start_resolve(ioc.get_executor(), "e.gated.test", "80", resolve_record(e));
-    REQUIRE(resolve_run_until(ioc, [&] { return e.calls == 1; }));
+    CHECK_FALSE(c.ec);
+    CHECK(c.eps == resolve_one_endpoint("127.0.0.1", 81));
     CHECK_FALSE(e.ec);
-    CHECK(e.eps == resolve_one_endpoint("127.0.0.1", 80));
+    CHECK(e.eps == resolve_one_endpoint("127.0.0.1", 83));
+    REQUIRE(resolve_wait_threads(5s));
+    CHECK(resolve_rd::resolve_lookups_queued() == 0);
+    CHECK(resolve_gate_calls.load() - calls0 == 4); // a, b, c, e: never d or f
     CHECK(a.calls == 1);
-    CHECK(c.calls == 1);
+    CHECK(d.calls == 1);
+}
+
+TEST_CASE("resolve: the queue is served first in, first out", "[http-client][resolve]") {
+    gated_lookups gate;
+    resolve_bound one(1);
+    asio::io_context ioc;
+    std::vector<int> order;
+    resolve_rd::start_resolve(ioc.get_executor(), "first.gated.test", "80",
+                              [&](std::error_code, resolve_endpoints) { order.push_back(0); });
+    REQUIRE(gate.wait_inside(1));
+    for (int i = 1; i <= 5; ++i)
+        resolve_rd::start_resolve(ioc.get_executor(), "q.gated.test", std::to_string(80 + i),
+                                  [&, i](std::error_code ec, resolve_endpoints eps) {
+                                      if (!ec && eps.size() == 1 &&
+                                          eps[0].port() == static_cast<unsigned short>(80 + i))
+                                          order.push_back(i);
+                                      else
+                                          order.push_back(-i);
+                                  });
+    CHECK(resolve_rd::resolve_lookups_queued() == 5);
+    gate.open();
+    REQUIRE(resolve_run_until(ioc, [&] { return order.size() == 6; }));
+    CHECK(order == std::vector<int>{0, 1, 2, 3, 4, 5});
+    CHECK(resolve_wait_threads(5s));
 }
 
 TEST_CASE("resolve: destroying the io_context while lookups are pending destroys their handlers "
@@ -637,8 +692,14 @@ TEST_CASE("resolve: exit probe (run by other tests in a child process)", "[.reso
     resolve_rd::start_resolve(
         ioc.get_executor(), host, "80",
         [keep = std::make_shared<int>(1)](std::error_code, resolve_endpoints) {});
+    // A third lookup waits in the queue at the exit.
+    resolve_rd::set_max_resolve_threads(2);
+    resolve_rd::start_resolve(
+        ioc.get_executor(), "queued." + host, "80",
+        [keep = std::make_shared<int>(1)](std::error_code, resolve_endpoints) {});
     ioc.run_for(100ms);
     CHECK(resolve_rd::resolve_threads_alive() == 2);
+    CHECK(resolve_rd::resolve_lookups_queued() == 1);
 }
 
 TEST_CASE("resolve: the process exits cleanly while lookup threads wait in getaddrinfo",
