@@ -89,6 +89,13 @@ public:
     /// it: SSL_session_reused on the server's SSL). False for plain TCP.
     bool session_reused() { return tls_ && SSL_session_reused(tls_->native_handle()) == 1; }
 
+    /// TLS: the host name the client sent in SNI (empty without one, or for plain TCP).
+    std::string server_name() {
+        const char* n =
+            tls_ ? SSL_get_servername(tls_->native_handle(), TLSEXT_NAMETYPE_host_name) : nullptr;
+        return n ? n : "";
+    }
+
     asio::awaitable<bool> handshake() {
         if (!tls_)
             co_return true;

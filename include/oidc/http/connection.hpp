@@ -808,8 +808,13 @@ private:
             if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), target.host.c_str()) != 1)
                 co_return make_error_code(errc::url_invalid);
         } else {
-            if (SSL_set_tlsext_host_name(ssl, target.host.c_str()) != 1 ||
-                SSL_set1_host(ssl, target.host.c_str()) != 1)
+            // A fully qualified name's trailing dot ("idp.example.") is not part of the name
+            // in SNI (RFC 6066 3) nor in a certificate's dNSName (RFC 5280 4.2.1.6).
+            std::string name = target.host;
+            if (name.size() > 1 && name.back() == '.')
+                name.pop_back();
+            if (SSL_set_tlsext_host_name(ssl, name.c_str()) != 1 ||
+                SSL_set1_host(ssl, name.c_str()) != 1)
                 co_return make_error_code(errc::url_invalid);
         }
         arm(t.handshake);

@@ -376,6 +376,14 @@ inline std::error_code parse_url(std::string_view in, url& out) {
         for (char c : host)
             if (!detail::is_unreserved(c))
                 return bad;
+        // An empty label ("a..b", ".a", "a..") names nothing; one trailing dot (a fully
+        // qualified name, "idp.example.") is kept.
+        std::string_view labels = host;
+        if (labels.back() == '.')
+            labels.remove_suffix(1);
+        if (labels.empty() || labels.front() == '.' || labels.back() == '.' ||
+            labels.find("..") != std::string_view::npos)
+            return bad;
         // A host whose last label is a number (decimal, or hex with 0x) is an IPv4 address
         // (WHATWG URL "ends in a number"): getaddrinfo reads "0x7f.1", "2130706433" or
         // "0177.0.0.1" as 127.0.0.1. Only the canonical dotted-decimal form is taken; the

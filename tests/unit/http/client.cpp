@@ -390,6 +390,78 @@ TEST_CASE("TLS: each certificate failure has its own error", "[http-client][tls]
           errc::tls_certificate_untrusted);
 }
 
+namespace {
+/// A getaddrinfo() for the trailing-dot test: names ending in ".", which /etc/hosts does not
+/// list, are looked up without the dot.
+int undotted_getaddrinfo(const char* host, const char* service, const ::addrinfo* hints,
+                         ::addrinfo** res) {
+    std::string h = host ? host : "";
+    if (!h.empty() && h.back() == '.')
+        h.pop_back();
+    if (h == "not-this-host.test")
+        h = "127.0.0.1";
+    return ::getaddrinfo(h.c_str(), service, hints, res);
+}
+} // namespace
+
+TEST_CASE("TLS: a host name with a trailing dot goes without it into SNI and the certificate "
+          "check; the Host header keeps it",
+          "[http-client][tls]") {
+    namespace hd = oidc::http::detail;
+    struct restore {
+        hd::getaddrinfo_fn prev = hd::resolve_getaddrinfo.exchange(&undotted_getaddrinfo);
+        ~restore() { hd::resolve_getaddrinfo.store(prev); }
+    } seam;
+    const bool wrong_cert = GENERATE(false, true);
+    CAPTURE(wrong_cert);
+    oidc_test::server_options so;
+    so.tls = true;
+    if (wrong_cert) { // a certificate for not-this-host.test
+        so.cert_file = oidc_test::pki("wrong-host.pem");
+        so.key_file = oidc_test::pki("wrong-host.key");
+    }
+    std::mutex mu;
+    std::vector<std::string> sni, host;
+    test_server srv(
+        [&](server_conn& c, int) -> asio::awaitable<void> {
+            const std::string name = c.server_name();
+            for (;;) {
+                std::string req = co_await c.read_request();
+                if (req.empty())
+                    co_return;
+                const auto at = req.find("\r\nHost: ");
+                const auto end = req.find("\r\n", at + 2);
+                {
+                    std::lock_guard<std::mutex> lock(mu);
+                    sni.push_back(name);
+                    host.push_back(at == std::string::npos ? "" : req.substr(at + 8, end - at - 8));
+                }
+                if (!co_await c.write(ok_response("{}")))
+                    co_return;
+            }
+        },
+        so);
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    const std::string port = std::to_string(srv.port());
+    const std::string good = wrong_cert ? "not-this-host.test." : "localhost.";
+    const std::string bad = wrong_cert ? "localhost." : "not-this-host.test.";
+    auto r = send_now(ioc, c, get("https://" + good + ":" + port + "/dot"));
+    REQUIRE(r.completed);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.res.status == 200);
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        REQUIRE(sni.size() == 1);
+        CHECK(sni[0] == good.substr(0, good.size() - 1));
+        CHECK(host[0] == good + ":" + port);
+    }
+    // The dot does not make another name match.
+    auto other = send_now(ioc, c, get("https://" + bad + ":" + port + "/dot"));
+    REQUIRE(other.completed);
+    CHECK(other.ec == errc::tls_host_name_mismatch);
+}
+
 TEST_CASE("TLS: a caller context cannot switch verification off", "[http-client][tls]") {
     auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
     ctx->set_verify_mode(asio::ssl::verify_none);

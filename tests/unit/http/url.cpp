@@ -166,7 +166,10 @@ TEST_CASE("url: schemes, hosts and characters that are refused", "[http][url]") 
           // numeric forms that getaddrinfo reads as IPv4 (inet_aton)
           "https://0x7f.0.0.1/", "https://0x7f000001/", "https://0X7F.1/", "https://2130706433/",
           "https://127.1/", "https://10.0x1/", "https://example.123/", "https://example.0x/",
-          "https://127.0.0.1./", "https://example.com\\@evil.com/"}) {
+          "https://127.0.0.1./", "https://example.com\\@evil.com/",
+          // empty labels
+          "https://a..b/", "https://.a/", "https://a../", "https://./", "https://../",
+          "https://.example.com./", "http://a..:80/"}) {
         INFO(s);
         CHECK(refused(s));
     }
