@@ -123,6 +123,21 @@ public:
         }
     }
 
+    /// Reads one request head (through the blank line), leaving any body unread. Empty on
+    /// EOF or error.
+    asio::awaitable<std::string> read_head() {
+        for (;;) {
+            auto end = buf_.find("\r\n\r\n");
+            if (end != std::string::npos) {
+                std::string head = buf_.substr(0, end + 4);
+                buf_.erase(0, end + 4);
+                co_return head;
+            }
+            if (buf_.size() > 1024 * 1024 || !co_await read_more())
+                co_return std::string();
+        }
+    }
+
     asio::awaitable<bool> write(std::string_view data) {
         std::error_code ec;
         std::size_t n = 0;

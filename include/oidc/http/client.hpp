@@ -508,6 +508,9 @@ OIDC_CORO inline asio::awaitable<send_tuple> send_impl(std::shared_ptr<client_st
             bool done = false;
             if (!ec)
                 ec = conn->read_response_now(parser, any_bytes, done);
+            else if (detail::is_peer_closed(ec) && conn->bytes_written() != written_before &&
+                     conn->read_early_response(parser, any_bytes))
+                ec = {}, done = true; // the server answered before it took the whole request
             // Each wait within timeout.read, all of them within timeout.response.
             const auto response_end = done ? connection::clock::time_point{}
                                            : connection::clock::now() + so.timeout.response;

@@ -335,6 +335,18 @@ public:
         return ec;
     }
 
+    /// After a write that the peer cut short (reset, broken pipe): reads, without waiting,
+    /// the answer it may have sent before it closed (an early 413 or 401, RFC 9112 9.5).
+    /// True when a whole response was there; the connection is never reused then.
+    bool read_early_response(response_parser& parser, bool& any_bytes) {
+        leftover_ = false;
+        want w = want::none;
+        if (read_step(parser, any_bytes, w) || w != want::none)
+            return false;
+        peer_closed_ = true;
+        return true;
+    }
+
     // The rest of the response, when read_response_now() did not complete it, is read in
     // steps by a caller that awaits in its own coroutine frame (one frame less per waiting
     // request; Asio recycles only two frames per thread):

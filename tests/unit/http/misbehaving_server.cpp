@@ -243,3 +243,57 @@ TEST_CASE("a TLS handshake that never completes times out", "[http-client][misbe
     auto r = send_now(ioc, c, get("https://127.0.0.1:" + std::to_string(srv.port()) + "/"), so);
     CHECK(r.ec == errc::timed_out);
 }
+
+TEST_CASE("a server that answers before the request body arrived and closes: its answer is the "
+          "response",
+          "[http-client][misbehaving]") {
+    // An early 413 (RFC 9112 9.5): the server reads the head only, answers and closes with
+    // most of an 8 MB body unread, so the client's write fails with a reset or a broken pipe;
+    // the answer is already in the client's socket.
+    const bool tls = GENERATE(false, true);
+    CAPTURE(tls);
+    oidc_test::server_options o;
+    o.tls = tls;
+    test_server srv(
+        [](server_conn& c, int) -> asio::awaitable<void> {
+            if ((co_await c.read_head()).empty())
+                co_return;
+            co_await c.write("HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
+                             "Content-Length: 23\r\n\r\n{\"error\":\"too_large\"}  ");
+            c.close();
+        },
+        o);
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    oidc::http::request req;
+    req.method = oidc::http::verb::post;
+    req.target = srv.url("/upload");
+    req.headers.set("Content-Type", "application/octet-stream");
+    req.body.assign(8 * 1024 * 1024, 'x');
+    auto r = send_now(ioc, c, std::move(req));
+    REQUIRE(r.completed);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.res.status == 413);
+    CHECK(r.res.body == "{\"error\":\"too_large\"}  ");
+    CHECK(c.idle_connections() == 0); // the connection is never reused
+    CHECK(srv.accepted() == 1);       // nor the request sent again
+}
+
+TEST_CASE("a server that closes mid-body without an answer is http_truncated or a reset",
+          "[http-client][misbehaving]") {
+    test_server srv([](server_conn& c, int) -> asio::awaitable<void> {
+        if (!(co_await c.read_head()).empty())
+            c.close();
+    });
+    asio::io_context ioc;
+    client c(ioc.get_executor(), oidc_test::test_client_options());
+    oidc::http::request req;
+    req.method = oidc::http::verb::post;
+    req.target = srv.url("/upload");
+    req.body.assign(8 * 1024 * 1024, 'x');
+    auto r = send_now(ioc, c, std::move(req));
+    REQUIRE(r.completed);
+    CHECK(r.ec == errc::http_truncated);
+    CHECK(c.idle_connections() == 0);
+    CHECK(srv.accepted() == 1);
+}
