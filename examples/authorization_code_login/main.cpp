@@ -221,11 +221,23 @@ asio::awaitable<int> run(settings cfg) {
     params.redirect_uri = base + "/callback";
     params.scope = cfg.scope;
     oidc::authorization_request areq;
-    if (auto ec = client.authorization_url(params, areq)) {
+    if (!md.pushed_authorization_request_endpoint.empty()) {
+        // The provider takes pushed requests (RFC 9126): the parameters go to it directly,
+        // authenticated as this client; the browser URL carries only a reference to them.
+        oidc::diagnostics pdiag;
+        auto [pec, pushed] =
+            co_await client.push_authorization(params, pdiag, oidc::net::use_nothrow_awaitable);
+        if (pec) {
+            std::cout << "push_authorization: " << pec.message() << " " << pdiag.error << "\n";
+            co_return 1;
+        }
+        areq = std::move(pushed);
+    } else if (auto ec = client.authorization_url(params, areq)) {
         std::cout << "authorization_url: " << ec.message() << "\n";
         co_return 1;
     }
-    std::cout << "\n== 2. Authorization request (PKCE S256, state, nonce)\n"
+    std::cout << "\n== 2. Authorization request (PKCE S256, state, nonce"
+              << (areq.request_uri.empty() ? ")\n" : "; pushed first, RFC 9126)\n")
               << "  redirect_uri " << areq.redirect_uri << "\n"
               << "  open this URL in a browser:\n  " << areq.url << "\n";
 

@@ -10,6 +10,7 @@
 #include <oidc/http/url.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,10 @@ struct authorization_request {
     std::string code_verifier; ///< secret; empty without PKCE
     std::string redirect_uri;
     std::optional<std::chrono::seconds> max_age; ///< as requested (checked on the ID token)
+    /// A pushed request (client::push_authorization(), RFC 9126): the provider's reference
+    /// to it, which `url` carries, and when it stops being usable. Empty otherwise.
+    std::string request_uri;
+    std::optional<clock::time_point> request_uri_expires_at;
 };
 
 namespace detail {
@@ -91,24 +96,21 @@ inline std::string join_query(std::string_view endpoint, std::string_view query)
 }
 } // namespace detail
 
-/// Builds the authorization request with the given state, nonce and PKCE verifier (pure:
-/// client::authorization_url() passes fresh random ones). Errors: url_invalid (endpoint not
-/// an http(s) URL), invalid_request (empty client_id or redirect_uri, a negative max_age, or
-/// `extra` naming a parameter set here).
-inline std::error_code build_authorization_request(std::string_view endpoint,
-                                                   std::string_view client_id,
-                                                   const authorization_params& p, std::string state,
-                                                   std::string nonce, std::string code_verifier,
-                                                   authorization_request& out) {
-    http::url u;
-    if (auto ec = http::parse_url(endpoint, u))
-        return ec;
+namespace detail {
+/// The parameters of an authorization request, form-encoded into `q`, and what to keep of
+/// them in `r` (state, nonce, verifier, redirect_uri, max_age). See
+/// build_authorization_request() for the errors.
+/// A pushed request (`with_client_id` false) leaves client_id to the client authentication.
+inline std::error_code authorization_parameters(std::string_view client_id,
+                                                const authorization_params& p, std::string state,
+                                                std::string nonce, std::string code_verifier,
+                                                authorization_request& r, std::string& q,
+                                                bool with_client_id = true) {
     if (client_id.empty() || p.redirect_uri.empty() || p.response_type.empty() || state.empty())
         return errc::invalid_request;
-    authorization_request r;
-    std::string q;
     http::form_append(q, "response_type", p.response_type);
-    http::form_append(q, "client_id", client_id);
+    if (with_client_id)
+        http::form_append(q, "client_id", client_id);
     http::form_append(q, "redirect_uri", p.redirect_uri);
     if (!p.scope.empty())
         http::form_append(q, "scope", p.scope);
@@ -140,7 +142,8 @@ inline std::error_code build_authorization_request(std::string_view endpoint,
         constexpr std::string_view own[] = {
             "response_type", "client_id",  "redirect_uri",   "scope",
             "state",         "nonce",      "code_challenge", "code_challenge_method",
-            "prompt",        "login_hint", "response_mode",  "max_age"};
+            "prompt",        "login_hint", "response_mode",  "max_age",
+            "request_uri"};
         for (auto o : own)
             if (o == name)
                 return errc::invalid_request;
@@ -148,10 +151,77 @@ inline std::error_code build_authorization_request(std::string_view endpoint,
             return errc::invalid_request;
         http::form_append(q, name, value);
     }
-    r.url = detail::join_query(endpoint, q);
     r.state = std::move(state);
     r.redirect_uri = p.redirect_uri;
+    return {};
+}
+} // namespace detail
+
+/// Builds the authorization request with the given state, nonce and PKCE verifier (pure:
+/// client::authorization_url() passes fresh random ones). Errors: url_invalid (endpoint not
+/// an http(s) URL), invalid_request (empty client_id or redirect_uri, a negative max_age, or
+/// `extra` naming a parameter set here).
+inline std::error_code build_authorization_request(std::string_view endpoint,
+                                                   std::string_view client_id,
+                                                   const authorization_params& p, std::string state,
+                                                   std::string nonce, std::string code_verifier,
+                                                   authorization_request& out) {
+    http::url u;
+    if (auto ec = http::parse_url(endpoint, u))
+        return ec;
+    authorization_request r;
+    std::string q;
+    if (auto ec = detail::authorization_parameters(client_id, p, std::move(state), std::move(nonce),
+                                                   std::move(code_verifier), r, q))
+        return ec;
+    r.url = detail::join_query(endpoint, q);
     out = std::move(r);
+    return {};
+}
+
+/// The authorization URL of a pushed request (RFC 9126 4): `client_id` and `request_uri`
+/// only. Errors: url_invalid (endpoint), invalid_request (an empty client_id or
+/// request_uri).
+inline std::error_code build_pushed_authorization_url(std::string_view endpoint,
+                                                      std::string_view client_id,
+                                                      std::string_view request_uri,
+                                                      std::string& out) {
+    http::url u;
+    if (auto ec = http::parse_url(endpoint, u))
+        return ec;
+    if (client_id.empty() || request_uri.empty())
+        return errc::invalid_request;
+    std::string q;
+    http::form_append(q, "client_id", client_id);
+    http::form_append(q, "request_uri", request_uri);
+    out = detail::join_query(endpoint, q);
+    return {};
+}
+
+/// Reads the pushed authorization response (RFC 9126 2.2-2.3): `request_uri` (a non-empty
+/// string) and `expires_in` (positive seconds) from a 201 (or 200) answer; an error
+/// response becomes its OAuth code with `diag` filled. Errors: token_response_invalid (a
+/// member missing or malformed), json_*, the OAuth codes.
+inline std::error_code parse_pushed_authorization_response(std::string_view body, int status,
+                                                           clock::time_point now,
+                                                           std::string& request_uri,
+                                                           clock::time_point& expires_at,
+                                                           diagnostics& diag) {
+    diag.clear();
+    if (status != 201 && status != 200)
+        return detail::read_oauth_error(body, status, diag);
+    diag.http_status = status;
+    detail::json::value v;
+    if (auto ec = detail::json::parse_object(body, v))
+        return ec;
+    const auto* uri = v.find_string("request_uri");
+    const auto* ei = v.find("expires_in");
+    std::int64_t secs = 0;
+    if (!uri || uri->empty() || !ei || !detail::read_seconds(*ei, secs) || secs <= 0)
+        return errc::token_response_invalid;
+    request_uri = *uri;
+    expires_at = now + std::chrono::seconds(secs);
+    diag.clear();
     return {};
 }
 

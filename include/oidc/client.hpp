@@ -35,6 +35,7 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace oidc {
@@ -534,6 +535,48 @@ device_authorize_op(state_ptr st, std::string scope, params extra) {
     co_return out;
 }
 
+// RFC 9126 2: the authorization request's parameters go to the pushed authorization
+// request endpoint, authenticated as the client; the browser gets client_id and the
+// request_uri that came back.
+OIDC_CORO inline asio::awaitable<op_result<authorization_request>>
+push_authorization_op(state_ptr st, authorization_params p, std::string state, std::string nonce,
+                      std::string code_verifier) {
+    op_result<authorization_request> out;
+    std::string url;
+    if ((out.ec = co_await endpoint(st, &provider_metadata::pushed_authorization_request_endpoint,
+                                    url, out.diag)))
+        co_return out;
+    auto md = st->cached_metadata();
+    if (!md || md->authorization_endpoint.empty()) {
+        out.ec = errc::endpoint_not_supported;
+        co_return out;
+    }
+    authorization_request r;
+    std::string form;
+    // client_id travels with the client authentication (a form member, or the Basic
+    // credentials, beside which the request names it too).
+    const bool basic = std::holds_alternative<client_secret_basic>(st->opts.auth);
+    if ((out.ec =
+             authorization_parameters(st->opts.client_id, p, std::move(state), std::move(nonce),
+                                      std::move(code_verifier), r, form, basic)))
+        co_return out;
+    auto [ec, resp] = co_await auth_post(st, url, std::move(form));
+    if (ec) {
+        out.ec = ec;
+        co_return out;
+    }
+    clock::time_point expires_at;
+    if ((out.ec = parse_pushed_authorization_response(resp.body, resp.status, clock::now(),
+                                                      r.request_uri, expires_at, out.diag)))
+        co_return out;
+    r.request_uri_expires_at = expires_at;
+    if ((out.ec = build_pushed_authorization_url(md->authorization_endpoint, st->opts.client_id,
+                                                 r.request_uri, r.url)))
+        co_return out;
+    out.value = std::move(r);
+    co_return out;
+}
+
 OIDC_CORO inline asio::awaitable<op_result<token_set>> poll_device_op(state_ptr st,
                                                                       device_authorization da) {
     auto interval = da.interval;
@@ -758,6 +801,8 @@ public:
         auto md = st_->cached_metadata();
         if (!md || md->authorization_endpoint.empty())
             return errc::endpoint_not_supported;
+        if (md->require_pushed_authorization_requests)
+            return errc::pushed_authorization_required; // push_authorization() instead
         return build_authorization_request(md->authorization_endpoint, st_->opts.client_id, p,
                                            make_state(), make_state(), detail::random_token(32),
                                            out);
@@ -768,6 +813,29 @@ public:
         if (auto ec = authorization_url(p, r))
             throw oauth_error(ec);
         return r;
+    }
+
+    /// The authorization request for the code flow, pushed to the provider first (RFC 9126):
+    /// the same fresh state, nonce and PKCE verifier as authorization_url(), but the
+    /// parameters go to the pushed authorization request endpoint (authenticated as the
+    /// client, so the provider knows they come from it and were not changed in the browser),
+    /// and `url` carries only client_id and the `request_uri` that came back. Send the browser
+    /// there before `request_uri_expires_at`; handle_callback() completes the flow as usual.
+    /// Discovers the metadata when needed. Errors: endpoint_not_supported (no
+    /// pushed_authorization_request_endpoint or authorization_endpoint), those of
+    /// build_authorization_request, the provider's OAuth error (with diagnostics),
+    /// token_response_invalid (a response without request_uri or expires_in), transport
+    /// errors. Handler: `void(std::error_code, authorization_request)`.
+    template <detail::completion_token_arg CompletionToken = asio::use_awaitable_t<>>
+    auto push_authorization(authorization_params p, CompletionToken&& token = {}) {
+        return push_authorization_impl(std::move(p), nullptr, std::forward<CompletionToken>(token));
+    }
+    /// The same, copying the provider's error details to `diag` (which must outlive the
+    /// operation).
+    template <detail::completion_token_arg CompletionToken = asio::use_awaitable_t<>>
+    auto push_authorization(authorization_params p, diagnostics& diag,
+                            CompletionToken&& token = {}) {
+        return push_authorization_impl(std::move(p), &diag, std::forward<CompletionToken>(token));
     }
 
     /// Completes the code flow from the redirect URL: checks state (errc::state_mismatch,
@@ -838,6 +906,18 @@ private:
             st_->ex, st_->opts.timeout, diag,
             [st = st_, tv = std::move(token_value), h = std::move(hint)] {
                 return detail::revoke_op(st, tv, h);
+            },
+            std::forward<CompletionToken>(token));
+    }
+
+    template <class CompletionToken>
+    auto push_authorization_impl(authorization_params p, diagnostics* diag,
+                                 CompletionToken&& token) {
+        return detail::start_op<authorization_request>(
+            st_->ex, st_->opts.timeout, diag,
+            [st = st_, p = std::move(p), state = make_state(), nonce = make_state(),
+             verifier = detail::random_token(32)] {
+                return detail::push_authorization_op(st, p, state, nonce, verifier);
             },
             std::forward<CompletionToken>(token));
     }

@@ -49,6 +49,10 @@ struct provider_metadata {
     std::string revocation_endpoint;
     std::string device_authorization_endpoint;
     std::string registration_endpoint;
+    std::string pushed_authorization_request_endpoint; ///< RFC 9126 5
+    /// RFC 9126 5: the provider takes authorization requests only when pushed
+    /// (client::authorization_url() then fails with errc::pushed_authorization_required).
+    bool require_pushed_authorization_requests = false;
     std::vector<std::string> scopes_supported;
     std::vector<std::string> response_types_supported;
     std::vector<std::string> grant_types_supported;
@@ -116,6 +120,15 @@ inline std::error_code parse_provider_metadata(std::string_view body,
         }
         return true;
     };
+    auto flag = [&](std::string_view name, bool& dst) {
+        const auto* x = v->find(name);
+        if (!x || x->is_null())
+            return true;
+        if (!x->is_bool())
+            return false;
+        dst = x->as_bool();
+        return true;
+    };
     bool ok =
         str("authorization_endpoint", m.authorization_endpoint) &&
         str("token_endpoint", m.token_endpoint) && str("userinfo_endpoint", m.userinfo_endpoint) &&
@@ -124,6 +137,8 @@ inline std::error_code parse_provider_metadata(std::string_view body,
         str("revocation_endpoint", m.revocation_endpoint) &&
         str("device_authorization_endpoint", m.device_authorization_endpoint) &&
         str("registration_endpoint", m.registration_endpoint) &&
+        str("pushed_authorization_request_endpoint", m.pushed_authorization_request_endpoint) &&
+        flag("require_pushed_authorization_requests", m.require_pushed_authorization_requests) &&
         list("scopes_supported", m.scopes_supported) &&
         list("response_types_supported", m.response_types_supported) &&
         list("grant_types_supported", m.grant_types_supported) &&

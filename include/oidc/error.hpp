@@ -105,6 +105,7 @@ enum class errc {
     token_response_invalid,
     reauthentication_required, ///< the grant needs a person again (authorization code, device)
     device_flow_expired,
+    pushed_authorization_required, ///< the provider takes pushed requests only (RFC 9126 5)
 };
 
 namespace detail {
@@ -194,6 +195,7 @@ inline std::string_view errc_name(errc e) noexcept {
         OIDC_ERRC_NAME(token_response_invalid)
         OIDC_ERRC_NAME(reauthentication_required)
         OIDC_ERRC_NAME(device_flow_expired)
+        OIDC_ERRC_NAME(pushed_authorization_required)
 #undef OIDC_ERRC_NAME
     }
     return "unknown";
@@ -363,6 +365,8 @@ inline const char* errc_message(errc e) noexcept {
         return "the grant needs the user to authenticate again";
     case errc::device_flow_expired:
         return "device authorization expired";
+    case errc::pushed_authorization_required:
+        return "the provider requires pushed authorization requests";
     }
     return "unknown oidc error";
 }

@@ -281,6 +281,75 @@ TEST_CASE("authorization code flow: headless login, callback, userinfo, logout U
     });
 }
 
+TEST_CASE("pushed authorization request: the login goes through the request_uri, then the "
+          "callback as usual",
+          "[integration][client]") {
+    IT_REQUIRE_PROVIDER();
+    it::run([](exec ex) -> asio::awaitable<void> {
+        const std::string secret = it::env("OIDC_TEST_WEB_CLIENT_SECRET");
+        oidc::client c(
+            ex, it::options(it::env("OIDC_TEST_WEB_CLIENT_ID"), oidc::client_secret_basic{secret}));
+        oidc::authorization_params p;
+        p.redirect_uri = "http://127.0.0.1:8765/callback";
+        p.scope = "openid profile email";
+        // Discovers the metadata itself.
+        auto req = co_await c.push_authorization(p);
+        REQUIRE(c.metadata());
+        CHECK(c.metadata()->pushed_authorization_request_endpoint ==
+              it::env("OIDC_TEST_ISSUER") + "/protocol/openid-connect/ext/par/request");
+        CHECK(req.request_uri.rfind("urn:ietf:params:oauth:request_uri:", 0) == 0);
+        REQUIRE(req.request_uri_expires_at);
+        CHECK(*req.request_uri_expires_at > oidc::clock::now());
+        CHECK(*req.request_uri_expires_at < oidc::clock::now() + 10min);
+        // The browser sees the client and the reference only.
+        CHECK(req.url == c.metadata()->authorization_endpoint + "?client_id=" +
+                             oidc::http::form_encode(it::env("OIDC_TEST_WEB_CLIENT_ID")) +
+                             "&request_uri=" + oidc::http::form_encode(req.request_uri));
+        CHECK(req.url.find("state=") == std::string::npos);
+        CHECK(req.url.find("code_challenge") == std::string::npos);
+        CHECK_FALSE(req.state.empty());
+        CHECK_FALSE(req.nonce.empty());
+        CHECK_FALSE(req.code_verifier.empty());
+        auto cb = co_await it::headless_login(req.url, it::env("OIDC_TEST_USER"),
+                                              it::env("OIDC_TEST_PASSWORD"),
+                                              "http://127.0.0.1:8765/callback");
+        // The provider sent back the pushed state: handle_callback checks it, the nonce
+        // (in the ID token) and the PKCE verifier (at the code exchange).
+        auto t = co_await c.handle_callback(cb, req);
+        CHECK_FALSE(t.access_token.empty());
+        CHECK_FALSE(t.id_token.empty());
+        auto ui = co_await c.userinfo(t);
+        CHECK(ui.sub == it::env("OIDC_TEST_USER_SUB"));
+
+        // The pushed request is bound to its PKCE challenge: another verifier fails.
+        auto req2 = co_await c.push_authorization(p);
+        auto cb2 = co_await it::headless_login(req2.url, it::env("OIDC_TEST_USER"),
+                                               it::env("OIDC_TEST_PASSWORD"),
+                                               "http://127.0.0.1:8765/callback");
+        auto wrong = req2;
+        wrong.code_verifier = oidc::make_pkce().verifier;
+        oidc::diagnostics d;
+        auto [wec, wt] = co_await c.handle_callback(cb2, wrong, d, use_nothrow_awaitable);
+        CHECK(wec == oidc::errc::invalid_grant);
+
+        // The provider checks the pushed parameters at once: an unregistered redirect_uri.
+        auto bad = p;
+        bad.redirect_uri = "http://127.0.0.1:8765/elsewhere";
+        auto [bec, breq] = co_await c.push_authorization(bad, d, use_nothrow_awaitable);
+        CHECK(bec == oidc::errc::invalid_request);
+        INFO(d.error_description);
+        CHECK(d.error_description.find("redirect_uri") != std::string::npos);
+        CHECK(breq.url.empty());
+
+        // A wrong client secret: the push is authenticated.
+        oidc::client wrong_secret(ex, it::options(it::env("OIDC_TEST_WEB_CLIENT_ID"),
+                                                  oidc::client_secret_basic{"not-the-secret"}));
+        auto [sec, sreq] = co_await wrong_secret.push_authorization(p, d, use_nothrow_awaitable);
+        CHECK(sec == oidc::errc::invalid_client);
+        check_no_secret(sec, d, secret);
+    });
+}
+
 TEST_CASE("introspection and revocation", "[integration][client]") {
     IT_REQUIRE_PROVIDER();
     it::run([](exec ex) -> asio::awaitable<void> {

@@ -516,6 +516,7 @@ function configuration(inst, pkjwtJwks) {
       introspection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true }, // RFC 9126, optional per request
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       deviceFlow: {
         enabled: true, userCodeInputSource, userCodeConfirmSource, successSource,

@@ -14,6 +14,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <vector>
 
 namespace {
 std::map<std::string, std::string> query_of(const std::string& url) {
@@ -99,6 +100,56 @@ TEST_CASE("authorization request: bad input", "[oauth][authorization]") {
     p.redirect_uri.clear();
     CHECK(oidc::build_authorization_request("https://op/auth", "app", p, "s", "n", verifier, r) ==
           oidc::errc::invalid_request);
+}
+
+TEST_CASE("pushed authorization: the browser URL and the response (RFC 9126 2.2, 4)",
+          "[oauth][authorization]") {
+    std::string url;
+    REQUIRE_FALSE(oidc::build_pushed_authorization_url(
+        "https://op.example/auth?realm=x", "app 1", "urn:ietf:params:oauth:request_uri:abc", url));
+    CHECK(url == "https://op.example/auth?realm=x&client_id=app+1&request_uri=urn%3Aietf%3Aparams"
+                 "%3Aoauth%3Arequest_uri%3Aabc");
+    CHECK(oidc::build_pushed_authorization_url("nope", "app", "urn:x", url) ==
+          oidc::errc::url_invalid);
+    CHECK(oidc::build_pushed_authorization_url("https://op/auth", "", "urn:x", url) ==
+          oidc::errc::invalid_request);
+    CHECK(oidc::build_pushed_authorization_url("https://op/auth", "app", "", url) ==
+          oidc::errc::invalid_request);
+
+    const auto now = oidc::clock::now();
+    std::string uri;
+    oidc::clock::time_point exp;
+    oidc::diagnostics d;
+    REQUIRE_FALSE(oidc::parse_pushed_authorization_response(
+        R"({"request_uri":"urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c",
+            "expires_in":60})",
+        201, now, uri, exp, d));
+    CHECK(uri == "urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c");
+    CHECK(exp == now + std::chrono::seconds(60));
+    REQUIRE_FALSE(oidc::parse_pushed_authorization_response(
+        R"({"request_uri":"urn:a","expires_in":"90"})", 200, now, uri, exp, d));
+    CHECK(exp == now + std::chrono::seconds(90));
+    for (const char* bad :
+         {R"({"expires_in":60})", R"({"request_uri":"","expires_in":60})",
+          R"({"request_uri":5,"expires_in":60})", R"({"request_uri":"urn:a"})",
+          R"({"request_uri":"urn:a","expires_in":0})", R"({"request_uri":"urn:a","expires_in":-5})",
+          R"({"request_uri":"urn:a","expires_in":"soon"})",
+          R"({"request_uri":"urn:a","expires_in":null})"}) {
+        INFO(bad);
+        CHECK(oidc::parse_pushed_authorization_response(bad, 201, now, uri, exp, d) ==
+              oidc::errc::token_response_invalid);
+    }
+    CHECK(oidc::parse_pushed_authorization_response("[1]", 201, now, uri, exp, d));
+    CHECK(oidc::parse_pushed_authorization_response(
+              R"({"error":"invalid_request","error_description":"redirect_uri not registered"})",
+              400, now, uri, exp, d) == oidc::errc::invalid_request);
+    CHECK(d.error == "invalid_request");
+    CHECK(d.error_description == "redirect_uri not registered");
+    CHECK(d.http_status == 400);
+    // A 201 is success only with the body: a 302 or a 500 with any body is not.
+    CHECK(oidc::parse_pushed_authorization_response(R"({"request_uri":"urn:a","expires_in":60})",
+                                                    302, now, uri, exp,
+                                                    d) == oidc::errc::http_status_unexpected);
 }
 
 TEST_CASE("callback parsing", "[oauth][authorization]") {
@@ -312,4 +363,86 @@ TEST_CASE("handle_callback applies the request's max_age to the ID token",
     CHECK(complete(strict, ioc, plain) == oidc::errc::auth_time_missing);
     op.issue(plain, 100000);
     CHECK_FALSE(complete(strict, ioc, plain));
+}
+
+TEST_CASE("push_authorization: the pushed form names client_id once for every client "
+          "authentication; authorization_url() refuses when the provider requires pushing",
+          "[oauth][authorization]") {
+    std::mutex mu;
+    std::vector<std::string> seen;
+    oidc_test::test_server srv([&](oidc_test::server_conn& c, int) -> asio::awaitable<void> {
+        for (;;) {
+            auto req = co_await c.read_request();
+            if (req.empty())
+                co_return;
+            {
+                std::lock_guard<std::mutex> lock(mu);
+                seen.push_back(req);
+            }
+            std::string body =
+                R"({"request_uri":"urn:ietf:params:oauth:request_uri:r1","expires_in":60})";
+            if (!co_await c.write("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                                  "Content-Length: " +
+                                  std::to_string(body.size()) + "\r\n\r\n" + body))
+                co_return;
+        }
+    });
+    const int which = GENERATE(0, 1, 2);
+    oidc::client_options o;
+    oidc::provider_metadata md;
+    md.issuer = "https://op.example";
+    md.authorization_endpoint = "https://op.example/auth";
+    md.token_endpoint = srv.url("/token");
+    md.pushed_authorization_request_endpoint = srv.url("/par");
+    o.metadata = md;
+    o.issuer = md.issuer;
+    o.client_id = "app";
+    o.http.allow_insecure_http = true;
+    o.timeout = std::chrono::seconds(5);
+    if (which == 0)
+        o.auth = oidc::client_secret_basic{"s3cret"};
+    else if (which == 1)
+        o.auth = oidc::client_secret_post{"s3cret"};
+    else
+        o.auth = oidc::auth_none{};
+    CAPTURE(which);
+    asio::io_context ioc;
+    oidc::client c(ioc.get_executor(), o);
+    oidc::authorization_params p;
+    p.redirect_uri = "http://127.0.0.1/cb";
+    p.extra = {{"acr_values", "urn:mace:incommon:iap:silver"}};
+    auto fut = c.push_authorization(p, asio::use_future);
+    ioc.run_for(std::chrono::seconds(10));
+    REQUIRE(fut.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+    auto r = fut.get();
+    CHECK(r.url == "https://op.example/auth?client_id=app&request_uri=urn%3Aietf%3Aparams%3Aoauth"
+                   "%3Arequest_uri%3Ar1");
+    CHECK(r.request_uri == "urn:ietf:params:oauth:request_uri:r1");
+    REQUIRE(seen.size() == 1);
+    const std::string& wire = seen[0];
+    CHECK(wire.rfind("POST /par HTTP/1.1\r\n", 0) == 0);
+    CHECK((wire.find("\r\nAuthorization: Basic ") != std::string::npos) == (which == 0));
+    auto form = query_of("?" + wire.substr(wire.find("\r\n\r\n") + 4)); // fails on a repeat
+    CHECK(form["client_id"] == "app");
+    CHECK(form["response_type"] == "code");
+    CHECK(form["redirect_uri"] == "http://127.0.0.1/cb");
+    CHECK(form["state"] == r.state);
+    CHECK(form["nonce"] == r.nonce);
+    CHECK(form["code_challenge"] == oidc::pkce_challenge(r.code_verifier));
+    CHECK(form["code_challenge_method"] == "S256");
+    CHECK(form["acr_values"] == "urn:mace:incommon:iap:silver");
+    CHECK(form.count("client_secret") == (which == 1 ? 1u : 0u));
+    CHECK(form.count("request_uri") == 0);
+    // "request_uri" is the provider's to give, never an extra parameter.
+    p.extra = {{"request_uri", "urn:mine"}};
+    oidc::authorization_request tmp;
+    CHECK(c.authorization_url(p, tmp) == oidc::errc::invalid_request);
+
+    // A provider that takes pushed requests only.
+    md.require_pushed_authorization_requests = true;
+    o.metadata = md;
+    oidc::client strict(ioc.get_executor(), o);
+    p.extra.clear();
+    CHECK(strict.authorization_url(p, tmp) == oidc::errc::pushed_authorization_required);
+    CHECK(tmp.url.empty());
 }

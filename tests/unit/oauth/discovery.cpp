@@ -45,3 +45,22 @@ TEST_CASE("discovery: metadata document", "[oauth][discovery]") {
     CHECK(oidc::parse_provider_metadata(R"({"issuer":"x","issuer":"x"})", "x", m) ==
           oidc::errc::json_duplicate_member);
 }
+
+TEST_CASE("discovery: pushed authorization request metadata (RFC 9126 5)", "[oauth][discovery]") {
+    oidc::provider_metadata m;
+    REQUIRE_FALSE(oidc::parse_provider_metadata(
+        R"({"issuer":"x","pushed_authorization_request_endpoint":"https://idp/par",
+            "require_pushed_authorization_requests":true})",
+        "x", m));
+    CHECK(m.pushed_authorization_request_endpoint == "https://idp/par");
+    CHECK(m.require_pushed_authorization_requests);
+    REQUIRE_FALSE(oidc::parse_provider_metadata(R"({"issuer":"x"})", "x", m));
+    CHECK(m.pushed_authorization_request_endpoint.empty());
+    CHECK_FALSE(m.require_pushed_authorization_requests);
+    CHECK(oidc::parse_provider_metadata(
+              R"({"issuer":"x","require_pushed_authorization_requests":"true"})", "x", m) ==
+          oidc::errc::json_wrong_type);
+    CHECK(
+        oidc::parse_provider_metadata(R"({"issuer":"x","pushed_authorization_request_endpoint":1})",
+                                      "x", m) == oidc::errc::json_wrong_type);
+}
