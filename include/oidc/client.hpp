@@ -490,8 +490,14 @@ introspect_op(state_ptr st, std::string token, std::string hint) {
     str("token_type", r.token_type);
     str("sub", r.sub);
     str("iss", r.iss);
-    if (const auto* e = v->find("exp"); e && e->is_number())
-        r.exp = clock::time_point(std::chrono::seconds(static_cast<std::int64_t>(e->as_double())));
+    if (const auto* e = v->find("exp"); e && !e->is_null()) {
+        std::int64_t secs = 0;
+        if (!read_epoch_seconds(*e, secs)) { // not a number, or out of range (1e300)
+            out.ec = errc::token_response_invalid;
+            co_return out;
+        }
+        r.exp = clock::time_point(std::chrono::seconds(secs));
+    }
     r.raw_ = std::move(v);
     co_return out;
 }

@@ -119,10 +119,15 @@ inline std::error_code read_oauth_error(std::string_view body, int status, diagn
 
 // A lifetime in seconds: a JSON integer, or (as some providers send) a string of digits.
 inline bool read_seconds(const json::value& v, std::int64_t& out) {
+    constexpr std::int64_t max = std::int64_t{10} * 365 * 24 * 3600;
     if (v.is_integer()) {
         out = v.as_integer();
     } else if (v.is_number()) {
-        out = static_cast<std::int64_t>(v.as_double());
+        // Bounded before the conversion, which is undefined outside int64's range (1e300).
+        const double d = v.as_double();
+        if (!(d >= 0 && d <= static_cast<double>(max)))
+            return false;
+        out = static_cast<std::int64_t>(d);
     } else if (v.is_string() && !v.as_string().empty() && v.as_string().size() <= 12) {
         out = 0;
         for (char c : v.as_string()) {
@@ -133,7 +138,24 @@ inline bool read_seconds(const json::value& v, std::int64_t& out) {
     } else {
         return false;
     }
-    return out >= 0 && out <= std::int64_t{10} * 365 * 24 * 3600;
+    return out >= 0 && out <= max;
+}
+
+// A point in time in seconds since the epoch (a JSON number; a fraction is dropped), from
+// 1970 to the end of year 9999.
+inline bool read_epoch_seconds(const json::value& v, std::int64_t& out) {
+    constexpr std::int64_t max = 253402300799; // 9999-12-31T23:59:59Z
+    if (v.is_integer()) {
+        out = v.as_integer();
+        return out >= 0 && out <= max;
+    }
+    if (!v.is_number())
+        return false;
+    const double d = v.as_double();
+    if (!(d >= 0 && d <= static_cast<double>(max)))
+        return false;
+    out = static_cast<std::int64_t>(d);
+    return true;
 }
 } // namespace detail
 

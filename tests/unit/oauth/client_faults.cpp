@@ -112,6 +112,38 @@ TEST_CASE("client: garbage and non-OAuth answers become clear errors", "[oauth][
     });
 }
 
+TEST_CASE("client: an introspection exp that is not a representable time is refused",
+          "[oauth][client]") {
+    auto huge = serve(oidc_test::ok_response(R"({"active":true,"exp":1e300})"));
+    auto text = serve(oidc_test::ok_response(R"({"active":true,"exp":"soon"})"));
+    auto good = serve(oidc_test::ok_response(R"({"active":true,"exp":1700000000.5})"));
+    auto introspect = [](oidc_test::test_server& srv) {
+        auto o = local_options(srv.url("/token"));
+        o.metadata->introspection_endpoint = srv.url("/introspect");
+        return run([o](asio::any_io_executor ex) -> asio::awaitable<oidc::introspection> {
+            oidc::client c(ex, o);
+            auto [ec, r] = co_await c.introspect("t", use_nothrow_awaitable);
+            if (ec)
+                throw std::system_error(ec);
+            co_return r;
+        });
+    };
+    auto code_of = [&](oidc_test::test_server& srv) {
+        try {
+            introspect(srv);
+            return std::error_code{};
+        } catch (const std::system_error& e) {
+            return e.code();
+        }
+    };
+    CHECK(code_of(huge) == oidc::errc::token_response_invalid);
+    CHECK(code_of(text) == oidc::errc::token_response_invalid);
+    auto r = introspect(good);
+    CHECK(r.active);
+    REQUIRE(r.exp);
+    CHECK(*r.exp == oidc::clock::time_point(std::chrono::seconds(1700000000)));
+}
+
 TEST_CASE("client: timeout and cancellation against a silent server", "[oauth][client]") {
     auto silent = serve("");
     run([&](asio::any_io_executor ex) -> asio::awaitable<void> {

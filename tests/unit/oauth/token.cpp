@@ -1,3 +1,4 @@
+#include <oidc/grants.hpp>
 #include <oidc/token.hpp>
 
 #include "catch.hpp"
@@ -73,6 +74,21 @@ TEST_CASE("token response: malformed successes are refused", "[oauth][token]") {
           oidc::errc::token_response_invalid);
     CHECK(parse(R"({"access_token":"a","token_type":"Bearer","expires_in":"12x"})") ==
           oidc::errc::token_response_invalid);
+    // Lifetimes as non-integral numbers: bounded before any conversion (1e300 does not fit
+    // in 64 bits; UBSan reported the conversion before the bound).
+    for (const char* n : {"1e300", "-1e300", "1e19", "9.3e18", "-0.5", "315360001.0"}) {
+        INFO(n);
+        CHECK(parse((std::string(R"({"access_token":"a","token_type":"Bearer","expires_in":)") + n +
+                     "}")
+                        .c_str()) == oidc::errc::token_response_invalid);
+    }
+    REQUIRE_FALSE(parse(R"({"access_token":"a","token_type":"Bearer","expires_in":299.9})"));
+    CHECK(t.expires_at == t0 + std::chrono::seconds(299));
+    CHECK(oidc::parse_device_authorization(
+              R"({"device_code":"d","user_code":"u","verification_uri":"https://v",)"
+              R"("expires_in":600,"interval":1e300})",
+              200, t0, *std::make_unique<oidc::device_authorization>(),
+              d) == oidc::errc::token_response_invalid);
     CHECK(parse(R"({"access_token":"a","token_type":"Bearer","refresh_token":{}})") ==
           oidc::errc::token_response_invalid);
     CHECK(parse(R"({"access_token":"a","access_token":"b","token_type":"Bearer"})") ==
