@@ -39,6 +39,18 @@ oidc::grant alice(std::string scope = {}) {
         it::env("OIDC_TEST_USER"), it::env("OIDC_TEST_PASSWORD"), std::move(scope), {}};
 }
 
+const std::string web_callback = "http://127.0.0.1:8765/callback";
+
+// Alice logs in through the headless browser for `req` (fresh state, nonce and PKCE
+// verifier); the redirect URL with the code.
+asio::awaitable<std::string> alice_login(const oidc::authorization_request& req) {
+    CHECK_FALSE(req.state.empty());
+    CHECK_FALSE(req.nonce.empty());
+    CHECK_FALSE(req.code_verifier.empty());
+    co_return co_await it::headless_login(req.url, it::env("OIDC_TEST_USER"),
+                                          it::env("OIDC_TEST_PASSWORD"), web_callback);
+}
+
 oidc::client_options basic_opts() {
     return it::options(it::env("OIDC_TEST_BASIC_CLIENT_ID"),
                        oidc::client_secret_basic{it::env("OIDC_TEST_BASIC_CLIENT_SECRET")});
@@ -227,15 +239,10 @@ TEST_CASE("authorization code flow: headless login, callback, userinfo, logout U
         CHECK(c.authorization_url({}, tmp) == oidc::errc::endpoint_not_supported);
         co_await c.discover();
         oidc::authorization_params p;
-        p.redirect_uri = "http://127.0.0.1:8765/callback";
+        p.redirect_uri = web_callback;
         p.scope = "openid profile email";
         auto req = c.authorization_url(p);
-        CHECK_FALSE(req.state.empty());
-        CHECK_FALSE(req.nonce.empty());
-        CHECK_FALSE(req.code_verifier.empty());
-        auto cb = co_await it::headless_login(req.url, it::env("OIDC_TEST_USER"),
-                                              it::env("OIDC_TEST_PASSWORD"),
-                                              "http://127.0.0.1:8765/callback");
+        auto cb = co_await alice_login(req);
         CHECK(cb.find("code=") != std::string::npos);
 
         // A forged state is refused before anything is sent.
@@ -267,9 +274,8 @@ TEST_CASE("authorization code flow: headless login, callback, userinfo, logout U
         CHECK(d.error == "invalid_grant");
 
         // An error response (with the right state) becomes its code with diagnostics.
-        std::string denied =
-            "http://127.0.0.1:8765/callback?error=access_denied&error_description=no&state=" +
-            oidc::http::form_encode(req.state);
+        std::string denied = web_callback + "?error=access_denied&error_description=no&state=" +
+                             oidc::http::form_encode(req.state);
         auto [ec2, t2] = co_await c.handle_callback(denied, req, d, use_nothrow_awaitable);
         CHECK(ec2 == oidc::errc::access_denied);
         CHECK(d.error_description == "no");
@@ -290,7 +296,7 @@ TEST_CASE("pushed authorization request: the login goes through the request_uri,
         oidc::client c(
             ex, it::options(it::env("OIDC_TEST_WEB_CLIENT_ID"), oidc::client_secret_basic{secret}));
         oidc::authorization_params p;
-        p.redirect_uri = "http://127.0.0.1:8765/callback";
+        p.redirect_uri = web_callback;
         p.scope = "openid profile email";
         // Discovers the metadata itself.
         auto req = co_await c.push_authorization(p);
@@ -307,12 +313,7 @@ TEST_CASE("pushed authorization request: the login goes through the request_uri,
                              "&request_uri=" + oidc::http::form_encode(req.request_uri));
         CHECK(req.url.find("state=") == std::string::npos);
         CHECK(req.url.find("code_challenge") == std::string::npos);
-        CHECK_FALSE(req.state.empty());
-        CHECK_FALSE(req.nonce.empty());
-        CHECK_FALSE(req.code_verifier.empty());
-        auto cb = co_await it::headless_login(req.url, it::env("OIDC_TEST_USER"),
-                                              it::env("OIDC_TEST_PASSWORD"),
-                                              "http://127.0.0.1:8765/callback");
+        auto cb = co_await alice_login(req);
         // The provider sent back the pushed state: handle_callback checks it, the nonce
         // (in the ID token) and the PKCE verifier (at the code exchange).
         auto t = co_await c.handle_callback(cb, req);
@@ -323,9 +324,7 @@ TEST_CASE("pushed authorization request: the login goes through the request_uri,
 
         // The pushed request is bound to its PKCE challenge: another verifier fails.
         auto req2 = co_await c.push_authorization(p);
-        auto cb2 = co_await it::headless_login(req2.url, it::env("OIDC_TEST_USER"),
-                                               it::env("OIDC_TEST_PASSWORD"),
-                                               "http://127.0.0.1:8765/callback");
+        auto cb2 = co_await alice_login(req2);
         auto wrong = req2;
         wrong.code_verifier = oidc::make_pkce().verifier;
         oidc::diagnostics d;

@@ -31,6 +31,17 @@ test_server::script_type answer(std::string bytes, bool linger = false) {
     };
 }
 
+/// A POST of an 8 MB body: more than the loopback socket buffers take while the server
+/// reads nothing, so the client is still writing when the server closes.
+oidc::http::request big_post(const std::string& url) {
+    oidc::http::request req;
+    req.method = oidc::http::verb::post;
+    req.target = url;
+    req.headers.set("Content-Type", "application/octet-stream");
+    req.body.assign(8 * 1024 * 1024, 'x');
+    return req;
+}
+
 struct outcome {
     std::error_code ec;
     int accepted;
@@ -265,12 +276,7 @@ TEST_CASE("a server that answers before the request body arrived and closes: its
         o);
     asio::io_context ioc;
     client c(ioc.get_executor(), oidc_test::test_client_options());
-    oidc::http::request req;
-    req.method = oidc::http::verb::post;
-    req.target = srv.url("/upload");
-    req.headers.set("Content-Type", "application/octet-stream");
-    req.body.assign(8 * 1024 * 1024, 'x');
-    auto r = send_now(ioc, c, std::move(req));
+    auto r = send_now(ioc, c, big_post(srv.url("/upload")));
     REQUIRE(r.completed);
     REQUIRE_FALSE(r.ec);
     CHECK(r.res.status == 413);
@@ -279,7 +285,7 @@ TEST_CASE("a server that answers before the request body arrived and closes: its
     CHECK(srv.accepted() == 1);       // nor the request sent again
 }
 
-TEST_CASE("a server that closes mid-body without an answer is http_truncated or a reset",
+TEST_CASE("a server that closes mid-body without an answer is http_truncated",
           "[http-client][misbehaving]") {
     test_server srv([](server_conn& c, int) -> asio::awaitable<void> {
         if (!(co_await c.read_head()).empty())
@@ -287,11 +293,7 @@ TEST_CASE("a server that closes mid-body without an answer is http_truncated or 
     });
     asio::io_context ioc;
     client c(ioc.get_executor(), oidc_test::test_client_options());
-    oidc::http::request req;
-    req.method = oidc::http::verb::post;
-    req.target = srv.url("/upload");
-    req.body.assign(8 * 1024 * 1024, 'x');
-    auto r = send_now(ioc, c, std::move(req));
+    auto r = send_now(ioc, c, big_post(srv.url("/upload")));
     REQUIRE(r.completed);
     CHECK(r.ec == errc::http_truncated);
     CHECK(c.idle_connections() == 0);
