@@ -613,6 +613,55 @@ TEST_CASE("resolve: beyond the thread bound lookups wait in a queue; an aborted 
     CHECK(d.calls == 1);
 }
 
+TEST_CASE("resolve: 200 lookups on 4 threads under a bound of 3, each raced against a timer "
+          "of 0-2 ms: each ends once, the queue empties, the threads end",
+          "[http-client][resolve]") {
+    REQUIRE(resolve_wait_threads(10s));
+    resolve_bound three(3); // most lookups wait in the queue; many are cancelled there
+    constexpr int n = 200;
+    asio::io_context ioc(4);
+    std::vector<std::atomic<int>> ends(n);
+    std::atomic<int> answered{0}, timer_won{0}, other{0};
+    for (int i = 0; i < n; ++i) {
+        // Each race on a strand of its own: the two branches of || complete on any thread.
+        asio::co_spawn(
+            asio::make_strand(ioc),
+            [&, i]() -> asio::awaitable<void> {
+                using namespace asio::experimental::awaitable_operators;
+                auto ex = co_await asio::this_coro::executor;
+                asio::steady_timer t(ex, std::chrono::milliseconds(i % 3));
+                const unsigned short port = static_cast<unsigned short>(2000 + i);
+                auto r = co_await (
+                    resolve_rd::async_resolve_endpoints(ex, "localhost", std::to_string(port),
+                                                        oidc::net::use_nothrow_awaitable) ||
+                    t.async_wait(oidc::net::use_nothrow_awaitable));
+                ++ends[static_cast<std::size_t>(i)];
+                if (r.index() == 1) {
+                    ++timer_won;
+                    co_return;
+                }
+                auto [ec, eps] = std::get<0>(r);
+                if (!ec && !eps.empty() && eps[0].port() == port)
+                    ++answered;
+                else
+                    ++other;
+            },
+            asio::detached);
+    }
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] { ioc.run_for(30s); });
+    for (auto& t : threads)
+        t.join();
+    CHECK(ioc.stopped());
+    for (int i = 0; i < n; ++i)
+        CHECK(ends[static_cast<std::size_t>(i)].load() == 1);
+    CHECK(answered + timer_won == n);
+    CHECK(other == 0);
+    CHECK(resolve_wait_threads(10s));
+    CHECK(resolve_rd::resolve_lookups_queued() == 0);
+}
+
 TEST_CASE("resolve: the queue is served first in, first out", "[http-client][resolve]") {
     gated_lookups gate;
     resolve_bound one(1);
