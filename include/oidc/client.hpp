@@ -8,7 +8,9 @@
 #include <oidc/detail/async_op.hpp>
 #include <oidc/detail/config.hpp>
 #include <oidc/detail/json.hpp>
+#include <oidc/detail/session_fsm.hpp>
 #include <oidc/discovery.hpp>
+#include <oidc/dpop.hpp>
 #include <oidc/error.hpp>
 #include <oidc/grants.hpp>
 #include <oidc/http/client.hpp>
@@ -27,6 +29,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,6 +64,12 @@ struct client_options {
     /// Registration 2): every validated ID token must carry an integer auth_time
     /// (errc::auth_time_missing).
     bool require_auth_time = false;
+    /// DPoP (RFC 9449): every token request (and pushed authorization request) carries a
+    /// proof signed with this key, so that the provider binds the tokens to it; userinfo()
+    /// then presents a DPoP-bound access token with a proof (`Authorization: DPoP`). A
+    /// provider's DPoP-Nonce is kept per origin and a request it refused with
+    /// use_dpop_nonce is sent once more with the nonce. Unset: Bearer tokens.
+    std::optional<dpop_key> dpop;
 };
 
 /// A userinfo response (OpenID Connect Core 5.3.2): JSON, or a signed JWT whose signature,
@@ -115,12 +124,55 @@ struct client_state {
     std::mutex mu; // guards the caches below; never held across I/O
     std::optional<provider_metadata> metadata;
     std::shared_ptr<const jose::jwk_set> jwks;
+    std::map<std::string, std::string, std::less<>> dpop_nonces; // origin -> DPoP-Nonce
 
     std::optional<provider_metadata> cached_metadata() {
         if (opts.metadata)
             return opts.metadata;
         std::lock_guard<std::mutex> lock(mu);
         return metadata;
+    }
+
+    /// Sets the DPoP `header` of a request to `url` (method `method`, presenting
+    /// `access_token` when not empty) with the origin's last nonce. Nothing without a DPoP
+    /// key.
+    std::error_code dpop_proof(std::string_view method, const std::string& url,
+                               std::string_view access_token, http::fields& headers) {
+        if (!opts.dpop)
+            return {};
+        std::string nonce;
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            if (auto it = dpop_nonces.find(dpop_origin(url)); it != dpop_nonces.end())
+                nonce = it->second;
+        }
+        std::string proof;
+        if (auto ec =
+                make_dpop_proof(*opts.dpop, method, url, clock::now(), access_token, nonce, proof))
+            return ec;
+        headers.set("DPoP", proof);
+        return {};
+    }
+
+    /// Keeps the DPoP-Nonce of a response from `url` (RFC 9449 8.2, 9); true when it is new.
+    bool keep_dpop_nonce(const std::string& url, const http::response& resp) {
+        auto n = resp.headers.get("DPoP-Nonce");
+        if (!opts.dpop || !n || n->empty() || n->size() > 1024)
+            return false;
+        std::lock_guard<std::mutex> lock(mu);
+        std::string& slot = dpop_nonces[dpop_origin(url)];
+        if (slot == *n)
+            return false;
+        slot = std::string(*n);
+        return true;
+    }
+
+private:
+    static std::string dpop_origin(const std::string& url) {
+        http::url u;
+        if (http::parse_url(url, u))
+            return {};
+        return u.origin();
     }
 };
 
@@ -212,15 +264,46 @@ endpoint(state_ptr st, std::string provider_metadata::*which, std::string& url, 
     co_return std::error_code{};
 }
 
-// A form POST with client authentication to one endpoint.
+// Whether a response refused a request for want of the server's DPoP nonce (RFC 9449 8:
+// a 400 "use_dpop_nonce" error from an authorization server, 9: a 401 DPoP challenge with
+// that error from a resource server).
+inline bool asks_dpop_nonce(const http::response& resp) {
+    if (resp.status == 400) {
+        json::value v;
+        const std::string* e = nullptr;
+        return !json::parse_object(resp.body, v) && (e = v.find_string("error")) &&
+               *e == "use_dpop_nonce";
+    }
+    if (resp.status != 401)
+        return false;
+    for (auto challenge : resp.headers.get_all("WWW-Authenticate"))
+        if (challenge_has_error(challenge, "DPoP", "use_dpop_nonce"))
+            return true;
+    return false;
+}
+
+// A form POST with client authentication to one endpoint; with `dpop` (token and pushed
+// authorization requests) a DPoP proof too, sent once more with the nonce the server asked
+// for.
 OIDC_CORO inline asio::awaitable<send_result> auth_post(state_ptr st, std::string url,
-                                                        std::string form) {
-    http::request req = form_post(url, {});
-    if (auto ec = apply_client_auth(st->opts.auth, st->opts.client_id, url, clock::now(),
-                                    req.headers, form))
-        co_return send_result{ec, {}};
-    req.body = std::move(form);
-    co_return co_await send(std::move(st), std::move(req));
+                                                        std::string form, bool dpop = false) {
+    for (int attempt = 0;; ++attempt) {
+        http::request req = form_post(url, {});
+        std::string body = form; // client assertions are fresh on every attempt
+        if (auto ec = apply_client_auth(st->opts.auth, st->opts.client_id, url, clock::now(),
+                                        req.headers, body))
+            co_return send_result{ec, {}};
+        if (dpop)
+            if (auto ec = st->dpop_proof("POST", url, {}, req.headers))
+                co_return send_result{ec, {}};
+        req.body = std::move(body);
+        auto r = co_await send(st, std::move(req));
+        if (r.first || !dpop)
+            co_return r;
+        const bool fresh_nonce = st->keep_dpop_nonce(url, r.second);
+        if (attempt > 0 || !fresh_nonce || !asks_dpop_nonce(r.second))
+            co_return r;
+    }
 }
 
 OIDC_CORO inline asio::awaitable<op_result<jose::jwk_set>> fetch_jwks_op(state_ptr st,
@@ -299,7 +382,7 @@ token_op(state_ptr st, grant g, std::optional<std::string> nonce, bool validate_
     std::string form;
     if ((out.ec = append_grant_form(g, form)))
         co_return out;
-    auto [ec, resp] = co_await auth_post(st, url, std::move(form));
+    auto [ec, resp] = co_await auth_post(st, url, std::move(form), true);
     if (ec) {
         out.ec = ec;
         co_return out;
@@ -395,19 +478,33 @@ inline std::string jwt_subject(std::string_view token) {
     return std::string(c.sub());
 }
 
-OIDC_CORO inline asio::awaitable<op_result<userinfo>>
-userinfo_op(state_ptr st, std::string access_token, std::string expected_sub) {
+OIDC_CORO inline asio::awaitable<op_result<userinfo>> userinfo_op(state_ptr st,
+                                                                  std::string access_token,
+                                                                  std::string expected_sub,
+                                                                  bool dpop_token = true) {
     op_result<userinfo> out;
     std::string url;
     if ((out.ec = co_await endpoint(st, &provider_metadata::userinfo_endpoint, url, out.diag)))
         co_return out;
-    http::request req = json_get(url);
-    req.headers.set("Accept", "application/json, application/jwt");
-    req.headers.set("Authorization", "Bearer " + access_token);
-    auto [ec, resp] = co_await send(st, std::move(req));
-    if (ec) {
-        out.ec = ec;
-        co_return out;
+    // A DPoP-bound token goes with a proof of the key (RFC 9449 7.1), and once more with
+    // the server's nonce when it asks for one.
+    const bool dpop = st->opts.dpop && dpop_token;
+    http::response resp;
+    for (int attempt = 0;; ++attempt) {
+        http::request req = json_get(url);
+        req.headers.set("Accept", "application/json, application/jwt");
+        req.headers.set("Authorization", (dpop ? "DPoP " : "Bearer ") + access_token);
+        if (dpop)
+            if ((out.ec = st->dpop_proof("GET", url, access_token, req.headers)))
+                co_return out;
+        auto [ec, r] = co_await send(st, std::move(req));
+        if (ec) {
+            out.ec = ec;
+            co_return out;
+        }
+        resp = std::move(r);
+        if (!dpop || !st->keep_dpop_nonce(url, resp) || attempt > 0 || !asks_dpop_nonce(resp))
+            break;
     }
     if (resp.status != 200) {
         out.ec = read_bearer_challenge(resp, out.diag);
@@ -566,7 +663,7 @@ push_authorization_op(state_ptr st, authorization_params p, std::string state, s
              authorization_parameters(st->opts.client_id, p, std::move(state), std::move(nonce),
                                       std::move(code_verifier), r, form, basic)))
         co_return out;
-    auto [ec, resp] = co_await auth_post(st, url, std::move(form));
+    auto [ec, resp] = co_await auth_post(st, url, std::move(form), true);
     if (ec) {
         out.ec = ec;
         co_return out;
@@ -703,7 +800,8 @@ public:
             std::forward<CompletionToken>(token));
     }
 
-    /// The userinfo endpoint (OpenID Connect Core 5.3) with a bearer access token; the
+    /// The userinfo endpoint (OpenID Connect Core 5.3) with an access token (Bearer, or
+    /// DPoP with a proof when client_options::dpop is set); the
     /// response may be JSON or a signed JWT (signature, iss, aud checked). When
     /// `expected_sub` is non-empty (the ID token's sub), a different sub is
     /// errc::subject_mismatch (5.3.2). A 401 maps the WWW-Authenticate error (RFC 6750 3.1,
@@ -718,11 +816,18 @@ public:
             },
             std::forward<CompletionToken>(token));
     }
-    /// The same for a token set: its access token, and the sub of its ID token if any.
+    /// The same for a token set: its access token, and the sub of its ID token if any. With
+    /// client_options::dpop, a token of token_type "DPoP" goes with a DPoP proof, any other
+    /// as a Bearer token.
     template <detail::completion_token_arg CompletionToken = asio::use_awaitable_t<>>
     auto userinfo(const token_set& t, CompletionToken&& token = {}) {
-        return userinfo(t.access_token, detail::jwt_subject(t.id_token),
-                        std::forward<CompletionToken>(token));
+        return detail::start_op<oidc::userinfo>(
+            st_->ex, st_->opts.timeout, nullptr,
+            [st = st_, at = t.access_token, sub = detail::jwt_subject(t.id_token),
+             dpop = http::iequals(t.token_type, "DPoP")] {
+                return detail::userinfo_op(st, at, sub, dpop);
+            },
+            std::forward<CompletionToken>(token));
     }
 
     /// Token introspection (RFC 7662 2), authenticated as the client. `hint` is an optional
@@ -795,6 +900,23 @@ public:
             st_->ex, left, nullptr,
             [st = st_, da = std::move(da)] { return detail::poll_device_op(st, da); },
             std::forward<CompletionToken>(token));
+    }
+
+    /// Whether this client binds its tokens to a DPoP key (client_options::dpop).
+    bool uses_dpop() const noexcept { return st_->opts.dpop.has_value(); }
+    /// DPoP for a request of the caller's own that presents a DPoP-bound access token
+    /// (RFC 9449 7.1): sets the `DPoP` header of a `method` request to `url` with a fresh
+    /// proof carrying the token's hash and the last nonce of the URL's origin. Does nothing
+    /// without client_options::dpop. Errors: those of make_dpop_proof().
+    std::error_code dpop_proof(std::string_view method, const std::string& url,
+                               std::string_view access_token, http::fields& headers) const {
+        return st_->dpop_proof(method, url, access_token, headers);
+    }
+    /// Keeps the DPoP-Nonce header of a response from `url` (RFC 9449 8, 9) for the next
+    /// proofs to that origin. True when it is a new nonce: a request that the server refused
+    /// with use_dpop_nonce (detail::asks_dpop_nonce) may then be sent once more.
+    bool keep_dpop_nonce(const std::string& url, const http::response& resp) const {
+        return st_->keep_dpop_nonce(url, resp);
     }
 
     /// The authorization request for the code flow with a fresh state, nonce (openid scope)

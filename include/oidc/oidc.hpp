@@ -6,6 +6,7 @@
 #include <oidc/client_auth.hpp>
 #include <oidc/detail/config.hpp>
 #include <oidc/discovery.hpp>
+#include <oidc/dpop.hpp>
 #include <oidc/error.hpp>
 #include <oidc/grants.hpp>
 #include <oidc/http/client.hpp>

@@ -576,20 +576,44 @@ using call_result = std::pair<std::error_code, http::response>;
 
 // (The HTTP client's type is a template parameter so that async_send is only instantiated
 // where a call is made: see OIDC_CORO.)
+// The client that binds a source's tokens to a DPoP key, if any (client_token_source
+// with client_options::dpop).
+template <class Source>
+const client* dpop_client_of(Source& s) noexcept {
+    if constexpr (requires {
+                      { s.get_client() } -> std::convertible_to<const client&>;
+                  }) {
+        const client& c = s.get_client();
+        return c.uses_dpop() ? &c : nullptr;
+    } else {
+        return nullptr;
+    }
+}
+
 template <class Impl, class HttpClient>
 asio::awaitable<call_result> call_attempts(std::shared_ptr<Impl> im, HttpClient h,
                                            http::request req,
                                            std::optional<http::send_options> so) {
-    for (int attempt = 0;; ++attempt) {
+    const client* dc = dpop_client_of(im->source());
+    bool nonce_retried = false;
+    for (int attempt = 0;;) {
         auto [ec, tok] = co_await async_session_token(im, net::use_nothrow_awaitable);
         if (ec)
             co_return call_result{ec, http::response{}};
-        // The first attempt sends a copy: the request is replayed once on invalid_token.
-        http::request r = attempt == 0 ? req : std::move(req);
+        // A DPoP token goes with a proof of the key (RFC 9449 7.1), any other as Bearer.
+        const bool dpop = dc && http::iequals(tok.tokens().token_type, "DPoP");
+        // Each attempt but a last one sends a copy: the request is replayed once on
+        // invalid_token, and once with a DPoP server's nonce.
+        const bool last = attempt > 0 && (!dc || nonce_retried);
+        http::request r = last ? std::move(req) : req;
         std::string auth;
         auth.reserve(7 + tok.value().size());
-        auth.append("Bearer ").append(tok.value());
+        auth.append(dpop ? "DPoP " : "Bearer ").append(tok.value());
         r.headers.set("Authorization", auth);
+        const std::string url = dpop ? r.target : std::string();
+        if (dpop)
+            if (auto pec = dc->dpop_proof(http::to_string(r.method), url, tok.value(), r.headers))
+                co_return call_result{pec, http::response{}};
         // (No co_await inside a conditional expression: GCC 12 miscompiles it.)
         std::tuple<std::error_code, http::response> sent;
         if (so)
@@ -599,8 +623,13 @@ asio::awaitable<call_result> call_attempts(std::shared_ptr<Impl> im, HttpClient 
         auto& [sec, resp] = sent;
         if (sec)
             co_return call_result{sec, http::response{}};
-        if (attempt == 0 && is_invalid_token_response(resp)) {
+        if (dpop && dc->keep_dpop_nonce(url, resp) && !nonce_retried && asks_dpop_nonce(resp)) {
+            nonce_retried = true; // the same token, with the server's nonce (RFC 9449 9)
+            continue;
+        }
+        if (attempt == 0 && is_invalid_token_response(resp, dpop)) {
             im->invalidate(tok); // only if no newer token replaced it meanwhile
+            ++attempt;
             continue;
         }
         co_return call_result{std::error_code(), std::move(resp)};

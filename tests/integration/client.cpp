@@ -1,5 +1,6 @@
 // oidc::client against the real test provider (tests/integration/provider).
 #include <oidc/client.hpp>
+#include <oidc/session.hpp>
 
 #include "env.hpp"
 
@@ -8,7 +9,10 @@
 #include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <openssl/evp.h>
+
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 using namespace std::chrono_literals;
@@ -346,6 +350,104 @@ TEST_CASE("pushed authorization request: the login goes through the request_uri,
         auto [sec, sreq] = co_await wrong_secret.push_authorization(p, d, use_nothrow_awaitable);
         CHECK(sec == oidc::errc::invalid_client);
         check_no_secret(sec, d, secret);
+    });
+}
+
+namespace {
+oidc::dpop_key new_dpop_key() {
+    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pk(
+        EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
+    REQUIRE(pk);
+    oidc::dpop_key k;
+    REQUIRE_FALSE(oidc::jose::jwk::from_native(pk.get(), k.key));
+    return k;
+}
+
+// The cnf.jkt of a JWT access token (RFC 9449 6.1), or "" when it has none.
+std::string bound_key(const std::string& access_token) {
+    oidc::jose::jws j;
+    REQUIRE_FALSE(oidc::jose::jws::parse(access_token, j));
+    oidc::detail::json::value v;
+    REQUIRE_FALSE(oidc::detail::json::parse_object(j.payload(), v));
+    const auto* cnf = v.find("cnf");
+    if (!cnf || !cnf->is_object())
+        return {};
+    const auto* jkt = cnf->find_string("jkt");
+    return jkt ? *jkt : std::string();
+}
+} // namespace
+
+TEST_CASE("DPoP: tokens bound to the client's key from client_credentials, the pushed code "
+          "flow and refresh; userinfo with proofs; the provider's nonce challenges met",
+          "[integration][client]") {
+    IT_REQUIRE_PROVIDER();
+    it::run([](exec ex) -> asio::awaitable<void> {
+        const auto key = new_dpop_key();
+        // Machine to machine: the provider asks for a nonce first (requireNonce), the client
+        // answers it and gets a DPoP token bound to its key.
+        auto o = basic_opts();
+        o.dpop = key;
+        oidc::client m2m(ex, o);
+        auto t = co_await m2m.get_token(cc_grant());
+        CHECK(t.token_type == "DPoP");
+        CHECK(bound_key(t.access_token) == key.key.thumbprint());
+        // Without a key: a Bearer token, bound to nothing.
+        oidc::client plain(ex, basic_opts());
+        auto tb = co_await plain.get_token(cc_grant());
+        CHECK(tb.token_type == "Bearer");
+        CHECK(bound_key(tb.access_token).empty());
+
+        // The code flow, pushed with a proof, exchanged with one; userinfo with proofs.
+        auto wo = it::options(it::env("OIDC_TEST_WEB_CLIENT_ID"),
+                              oidc::client_secret_basic{it::env("OIDC_TEST_WEB_CLIENT_SECRET")});
+        wo.dpop = key;
+        oidc::client web(ex, wo);
+        oidc::authorization_params p;
+        p.redirect_uri = web_callback;
+        p.scope = "openid profile email";
+        auto req = co_await web.push_authorization(p);
+        auto cb = co_await alice_login(req);
+        auto tokens = co_await web.handle_callback(cb, req);
+        CHECK(tokens.token_type == "DPoP");
+        auto ui = co_await web.userinfo(tokens);
+        CHECK(ui.sub == it::env("OIDC_TEST_USER_SUB"));
+        // The same token without a proof is refused: it is bound to the key.
+        oidc::client web_plain(
+            ex, it::options(it::env("OIDC_TEST_WEB_CLIENT_ID"),
+                            oidc::client_secret_basic{it::env("OIDC_TEST_WEB_CLIENT_SECRET")}));
+        auto [bec, bui] =
+            co_await web_plain.userinfo(tokens.access_token, std::string(), use_nothrow_awaitable);
+        CHECK(bec);
+        // Another key cannot use it either.
+        auto other = wo;
+        other.dpop = new_dpop_key();
+        oidc::client thief(ex, other);
+        auto [tec, tui] = co_await thief.userinfo(tokens, use_nothrow_awaitable);
+        CHECK(tec);
+        // Refresh with a proof: a new DPoP token.
+        REQUIRE_FALSE(tokens.refresh_token.empty());
+        auto fresh = co_await web.refresh(tokens);
+        CHECK(fresh.token_type == "DPoP");
+        auto ui2 = co_await web.userinfo(fresh);
+        CHECK(ui2.sub == ui.sub);
+
+        // session::call(): the provider's userinfo endpoint as a DPoP-protected resource,
+        // from a stale token set (refreshed with a proof) and then the fresh token.
+        oidc::session_options so;
+        so.initial = fresh;
+        so.initial->expires_at = oidc::clock::now() - 1s;
+        oidc::session s({web, cc_grant()}, so);
+        oidc::http::request ureq;
+        ureq.target = web.metadata()->userinfo_endpoint;
+        for (int i = 0; i < 3; ++i) {
+            auto r = co_await s.call(ureq);
+            INFO(r.status << " " << r.headers.get("WWW-Authenticate").value_or(""));
+            CHECK(r.status == 200);
+            CHECK(r.body.find(ui.sub) != std::string::npos);
+        }
+        REQUIRE(s.cached_token());
+        CHECK(s.cached_token().tokens().token_type == "DPoP");
+        CHECK(s.cached_token().value() != fresh.access_token); // refreshed by the session
     });
 }
 

@@ -175,9 +175,10 @@ inline bool is_tchar(char c) noexcept {
            std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-/// Does one WWW-Authenticate value hold a Bearer challenge with error="invalid_token"
-/// (RFC 6750 3, RFC 9110 11.6.1)? Parses challenges and auth-params, quoted or not.
-inline bool challenge_says_invalid_token(std::string_view v) noexcept {
+/// Does one WWW-Authenticate value hold a challenge of `scheme` with error=`error` (RFC 6750
+/// 3, RFC 9449 7.1, RFC 9110 11.6.1)? Parses challenges and auth-params, quoted or not.
+inline bool challenge_has_error(std::string_view v, std::string_view scheme,
+                                std::string_view error) noexcept {
     std::size_t i = 0;
     auto skip_ws = [&] {
         while (i < v.size() && (v[i] == ' ' || v[i] == '\t'))
@@ -189,7 +190,7 @@ inline bool challenge_says_invalid_token(std::string_view v) noexcept {
             ++i;
         return v.substr(b, i - b);
     };
-    bool in_bearer = false;
+    bool in_scheme = false;
     while (i < v.size()) {
         skip_ws();
         if (i < v.size() && v[i] == ',') {
@@ -224,23 +225,30 @@ inline bool challenge_says_invalid_token(std::string_view v) noexcept {
             } else {
                 value = std::string(read_token());
             }
-            if (in_bearer && http::iequals(name, "error") && value == "invalid_token")
+            if (in_scheme && http::iequals(name, "error") && value == error)
                 return true;
             continue;
         }
         // A new challenge (auth-scheme), maybe followed by token68 or params.
-        in_bearer = http::iequals(name, "Bearer");
+        in_scheme = http::iequals(name, scheme);
     }
     return false;
 }
 
-/// True when a 401 response says the bearer token was rejected (not "insufficient_scope",
-/// not a challenge for another scheme).
-inline bool is_invalid_token_response(const http::response& r) {
+/// A Bearer challenge with error="invalid_token" (RFC 6750 3).
+inline bool challenge_says_invalid_token(std::string_view v) noexcept {
+    return challenge_has_error(v, "Bearer", "invalid_token");
+}
+
+/// True when a 401 response says the access token was rejected (not "insufficient_scope",
+/// not a challenge for another scheme): a Bearer challenge, or with `dpop` a DPoP one
+/// (RFC 9449 7.1).
+inline bool is_invalid_token_response(const http::response& r, bool dpop = false) {
     if (r.status != 401)
         return false;
     for (auto v : r.headers.get_all("WWW-Authenticate"))
-        if (challenge_says_invalid_token(v))
+        if (challenge_says_invalid_token(v) ||
+            (dpop && challenge_has_error(v, "DPoP", "invalid_token")))
             return true;
     return false;
 }

@@ -517,6 +517,9 @@ function configuration(inst, pkjwtJwks) {
       revocation: { enabled: true },
       userinfo: { enabled: true },
       pushedAuthorizationRequests: { enabled: true }, // RFC 9126, optional per request
+      // RFC 9449: DPoP-bound tokens for clients that send proofs; every proof must carry a
+      // server nonce, so a client meets the use_dpop_nonce challenge on its first request.
+      dPoP: { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       deviceFlow: {
         enabled: true, userCodeInputSource, userCodeConfirmSource, successSource,
