@@ -8,7 +8,7 @@
 #include <oidc/detail/async_op.hpp>
 #include <oidc/detail/config.hpp>
 #include <oidc/detail/json.hpp>
-#include <oidc/detail/session_fsm.hpp>
+#include <oidc/detail/www_authenticate.hpp>
 #include <oidc/discovery.hpp>
 #include <oidc/dpop.hpp>
 #include <oidc/error.hpp>
@@ -133,46 +133,46 @@ struct client_state {
         return metadata;
     }
 
-    /// Sets the DPoP `header` of a request to `url` (method `method`, presenting
-    /// `access_token` when not empty) with the origin's last nonce. Nothing without a DPoP
-    /// key.
-    std::error_code dpop_proof(std::string_view method, const std::string& url,
+    /// Sets the DPoP header of a request to `url` (method `method`, presenting
+    /// `access_token` when not empty) with the last nonce of the URL's origin. Nothing
+    /// without a DPoP key.
+    std::error_code dpop_proof(std::string_view method, std::string_view url,
                                std::string_view access_token, http::fields& headers) {
         if (!opts.dpop)
             return {};
+        http::url u;
+        if (auto ec = http::parse_url(url, u))
+            return ec;
         std::string nonce;
         {
             std::lock_guard<std::mutex> lock(mu);
-            if (auto it = dpop_nonces.find(dpop_origin(url)); it != dpop_nonces.end())
+            if (auto it = dpop_nonces.find(u.origin()); it != dpop_nonces.end())
                 nonce = it->second;
         }
         std::string proof;
         if (auto ec =
-                make_dpop_proof(*opts.dpop, method, url, clock::now(), access_token, nonce, proof))
+                make_dpop_proof(*opts.dpop, method, u, clock::now(), access_token, nonce, proof))
             return ec;
         headers.set("DPoP", proof);
         return {};
     }
 
-    /// Keeps the DPoP-Nonce of a response from `url` (RFC 9449 8.2, 9); true when it is new.
-    bool keep_dpop_nonce(const std::string& url, const http::response& resp) {
+    /// Keeps the DPoP-Nonce of a response from `url` (RFC 9449 8.2, 9) for the next proofs
+    /// to its origin. True when the response refused the request for want of that new nonce
+    /// (use_dpop_nonce): the request may be sent once more.
+    bool dpop_nonce_retry(std::string_view url, const http::response& resp) {
         auto n = resp.headers.get("DPoP-Nonce");
-        if (!opts.dpop || !n || n->empty() || n->size() > 1024)
-            return false;
-        std::lock_guard<std::mutex> lock(mu);
-        std::string& slot = dpop_nonces[dpop_origin(url)];
-        if (slot == *n)
-            return false;
-        slot = std::string(*n);
-        return true;
-    }
-
-private:
-    static std::string dpop_origin(const std::string& url) {
         http::url u;
-        if (http::parse_url(url, u))
-            return {};
-        return u.origin();
+        if (!opts.dpop || !n || n->empty() || n->size() > 1024 || http::parse_url(url, u))
+            return false;
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            std::string& slot = dpop_nonces[u.origin()];
+            if (slot == *n)
+                return false;
+            slot = std::string(*n);
+        }
+        return asks_dpop_nonce(resp);
     }
 };
 
@@ -264,24 +264,6 @@ endpoint(state_ptr st, std::string provider_metadata::*which, std::string& url, 
     co_return std::error_code{};
 }
 
-// Whether a response refused a request for want of the server's DPoP nonce (RFC 9449 8:
-// a 400 "use_dpop_nonce" error from an authorization server, 9: a 401 DPoP challenge with
-// that error from a resource server).
-inline bool asks_dpop_nonce(const http::response& resp) {
-    if (resp.status == 400) {
-        json::value v;
-        const std::string* e = nullptr;
-        return !json::parse_object(resp.body, v) && (e = v.find_string("error")) &&
-               *e == "use_dpop_nonce";
-    }
-    if (resp.status != 401)
-        return false;
-    for (auto challenge : resp.headers.get_all("WWW-Authenticate"))
-        if (challenge_has_error(challenge, "DPoP", "use_dpop_nonce"))
-            return true;
-    return false;
-}
-
 // A form POST with client authentication to one endpoint; with `dpop` (token and pushed
 // authorization requests) a DPoP proof too, sent once more with the nonce the server asked
 // for.
@@ -289,7 +271,8 @@ OIDC_CORO inline asio::awaitable<send_result> auth_post(state_ptr st, std::strin
                                                         std::string form, bool dpop = false) {
     for (int attempt = 0;; ++attempt) {
         http::request req = form_post(url, {});
-        std::string body = form; // client assertions are fresh on every attempt
+        // Client assertions are fresh on every attempt; only a DPoP request has a second.
+        std::string body = dpop ? form : std::move(form);
         if (auto ec = apply_client_auth(st->opts.auth, st->opts.client_id, url, clock::now(),
                                         req.headers, body))
             co_return send_result{ec, {}};
@@ -298,10 +281,7 @@ OIDC_CORO inline asio::awaitable<send_result> auth_post(state_ptr st, std::strin
                 co_return send_result{ec, {}};
         req.body = std::move(body);
         auto r = co_await send(st, std::move(req));
-        if (r.first || !dpop)
-            co_return r;
-        const bool fresh_nonce = st->keep_dpop_nonce(url, r.second);
-        if (attempt > 0 || !fresh_nonce || !asks_dpop_nonce(r.second))
+        if (r.first || !dpop || !st->dpop_nonce_retry(url, r.second) || attempt > 0)
             co_return r;
     }
 }
@@ -503,7 +483,7 @@ OIDC_CORO inline asio::awaitable<op_result<userinfo>> userinfo_op(state_ptr st,
             co_return out;
         }
         resp = std::move(r);
-        if (!dpop || !st->keep_dpop_nonce(url, resp) || attempt > 0 || !asks_dpop_nonce(resp))
+        if (!dpop || !st->dpop_nonce_retry(url, resp) || attempt > 0)
             break;
     }
     if (resp.status != 200) {
@@ -645,12 +625,14 @@ OIDC_CORO inline asio::awaitable<op_result<authorization_request>>
 push_authorization_op(state_ptr st, authorization_params p, std::string state, std::string nonce,
                       std::string code_verifier) {
     op_result<authorization_request> out;
-    std::string url;
-    if ((out.ec = co_await endpoint(st, &provider_metadata::pushed_authorization_request_endpoint,
-                                    url, out.diag)))
+    auto md = co_await discover_op(st);
+    if (md.ec) {
+        out.ec = md.ec;
+        out.diag = std::move(md.diag);
         co_return out;
-    auto md = st->cached_metadata();
-    if (!md || md->authorization_endpoint.empty()) {
+    }
+    const std::string& url = md.value.pushed_authorization_request_endpoint;
+    if (url.empty() || md.value.authorization_endpoint.empty()) {
         out.ec = errc::endpoint_not_supported;
         co_return out;
     }
@@ -673,8 +655,8 @@ push_authorization_op(state_ptr st, authorization_params p, std::string state, s
                                                       r.request_uri, expires_at, out.diag)))
         co_return out;
     r.request_uri_expires_at = expires_at;
-    if ((out.ec = build_pushed_authorization_url(md->authorization_endpoint, st->opts.client_id,
-                                                 r.request_uri, r.url)))
+    if ((out.ec = build_pushed_authorization_url(md.value.authorization_endpoint,
+                                                 st->opts.client_id, r.request_uri, r.url)))
         co_return out;
     out.value = std::move(r);
     co_return out;
@@ -908,15 +890,15 @@ public:
     /// (RFC 9449 7.1): sets the `DPoP` header of a `method` request to `url` with a fresh
     /// proof carrying the token's hash and the last nonce of the URL's origin. Does nothing
     /// without client_options::dpop. Errors: those of make_dpop_proof().
-    std::error_code dpop_proof(std::string_view method, const std::string& url,
+    std::error_code dpop_proof(std::string_view method, std::string_view url,
                                std::string_view access_token, http::fields& headers) const {
         return st_->dpop_proof(method, url, access_token, headers);
     }
     /// Keeps the DPoP-Nonce header of a response from `url` (RFC 9449 8, 9) for the next
-    /// proofs to that origin. True when it is a new nonce: a request that the server refused
-    /// with use_dpop_nonce (detail::asks_dpop_nonce) may then be sent once more.
-    bool keep_dpop_nonce(const std::string& url, const http::response& resp) const {
-        return st_->keep_dpop_nonce(url, resp);
+    /// proofs to that origin. True when the response refused the request for want of that
+    /// new nonce (use_dpop_nonce): send the request once more, with a new proof.
+    bool dpop_nonce_retry(std::string_view url, const http::response& resp) const {
+        return st_->dpop_nonce_retry(url, resp);
     }
 
     /// The authorization request for the code flow with a fresh state, nonce (openid scope)

@@ -29,28 +29,23 @@ struct dpop_key {
     jose::alg algorithm = jose::alg::ES256;
 };
 
-/// The `htu` of a request to `url` (RFC 9449 4.2): the URL without its query and fragment,
-/// scheme and host lower-cased, the default port left out. Errors: those of parse_url.
-inline std::error_code dpop_htu(std::string_view url, std::string& out) {
-    http::url u;
-    if (auto ec = http::parse_url(url, u))
-        return ec;
+/// The `htu` of a request to `u` (RFC 9449 4.2): the URL without its query and fragment,
+/// scheme and host lower-cased, the default port left out.
+inline std::string dpop_htu(const http::url& u) {
     std::string htu = u.scheme;
     htu += "://";
     htu += u.host_header();
     htu += u.path.empty() ? std::string_view("/") : std::string_view(u.path);
-    out = std::move(htu);
-    return {};
+    return htu;
 }
 
 /// Signs a DPoP proof for one request (RFC 9449 4.2): header {"typ":"dpop+jwt", "alg", "jwk":
-/// the public key}, claims {"jti": 128 random bits, "htm": `method`, "htu": dpop_htu(`url`),
+/// the public key}, claims {"jti": 128 random bits, "htm": `method`, "htu": dpop_htu(`u`),
 /// "iat": `now`}, plus "ath" (base64url SHA-256 of `access_token`, RFC 9449 7.1) when one is
 /// given and "nonce" when the server asked for one (RFC 9449 8, 9). Errors: alg_not_allowed
-/// (an HMAC or none algorithm), key_unusable (no private key), those of dpop_htu and
-/// jose::sign_compact.
+/// (an HMAC or none algorithm), key_unusable (no private key), those of jose::sign_compact.
 inline std::error_code make_dpop_proof(const dpop_key& k, std::string_view method,
-                                       std::string_view url, clock::time_point now,
+                                       const http::url& u, clock::time_point now,
                                        std::string_view access_token, std::string_view nonce,
                                        std::string& out) {
     namespace json = detail::json;
@@ -58,9 +53,7 @@ inline std::error_code make_dpop_proof(const dpop_key& k, std::string_view metho
         return errc::alg_not_allowed;
     if (!k.key.has_private())
         return errc::key_unusable;
-    std::string htu;
-    if (auto ec = dpop_htu(url, htu))
-        return ec;
+    const std::string htu = dpop_htu(u);
     const auto iat =
         std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
     std::string claims = "{\"jti\":";
@@ -82,6 +75,17 @@ inline std::error_code make_dpop_proof(const dpop_key& k, std::string_view metho
     claims += "}";
     return jose::sign_compact(k.algorithm, k.key, claims, out, "dpop+jwt",
                               "\"jwk\":" + k.key.public_json());
+}
+
+/// The same for a URL string. Errors: also those of parse_url.
+inline std::error_code make_dpop_proof(const dpop_key& k, std::string_view method,
+                                       std::string_view url, clock::time_point now,
+                                       std::string_view access_token, std::string_view nonce,
+                                       std::string& out) {
+    http::url u;
+    if (auto ec = http::parse_url(url, u))
+        return ec;
+    return make_dpop_proof(k, method, u, now, access_token, nonce, out);
 }
 
 } // namespace oidc

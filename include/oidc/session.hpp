@@ -574,8 +574,6 @@ auto async_session_token(const std::shared_ptr<Impl>& im, CompletionToken&& tok)
 
 using call_result = std::pair<std::error_code, http::response>;
 
-// (The HTTP client's type is a template parameter so that async_send is only instantiated
-// where a call is made: see OIDC_CORO.)
 // The client that binds a source's tokens to a DPoP key, if any (client_token_source
 // with client_options::dpop).
 template <class Source>
@@ -590,6 +588,8 @@ const client* dpop_client_of(Source& s) noexcept {
     }
 }
 
+// (The HTTP client's type is a template parameter so that async_send is only instantiated
+// where a call is made: see OIDC_CORO.)
 template <class Impl, class HttpClient>
 asio::awaitable<call_result> call_attempts(std::shared_ptr<Impl> im, HttpClient h,
                                            http::request req,
@@ -623,7 +623,7 @@ asio::awaitable<call_result> call_attempts(std::shared_ptr<Impl> im, HttpClient 
         auto& [sec, resp] = sent;
         if (sec)
             co_return call_result{sec, http::response{}};
-        if (dpop && dc->keep_dpop_nonce(url, resp) && !nonce_retried && asks_dpop_nonce(resp)) {
+        if (dpop && dc->dpop_nonce_retry(url, resp) && !nonce_retried) {
             nonce_retried = true; // the same token, with the server's nonce (RFC 9449 9)
             continue;
         }

@@ -117,34 +117,9 @@ inline std::error_code read_oauth_error(std::string_view body, int status, diagn
     return errc::http_status_unexpected;
 }
 
-// A lifetime in seconds: a JSON integer, or (as some providers send) a string of digits.
-inline bool read_seconds(const json::value& v, std::int64_t& out) {
-    constexpr std::int64_t max = std::int64_t{10} * 365 * 24 * 3600;
-    if (v.is_integer()) {
-        out = v.as_integer();
-    } else if (v.is_number()) {
-        // Bounded before the conversion, which is undefined outside int64's range (1e300).
-        const double d = v.as_double();
-        if (!(d >= 0 && d <= static_cast<double>(max)))
-            return false;
-        out = static_cast<std::int64_t>(d);
-    } else if (v.is_string() && !v.as_string().empty() && v.as_string().size() <= 12) {
-        out = 0;
-        for (char c : v.as_string()) {
-            if (c < '0' || c > '9')
-                return false;
-            out = out * 10 + (c - '0');
-        }
-    } else {
-        return false;
-    }
-    return out >= 0 && out <= max;
-}
-
-// A point in time in seconds since the epoch (a JSON number; a fraction is dropped), from
-// 1970 to the end of year 9999.
-inline bool read_epoch_seconds(const json::value& v, std::int64_t& out) {
-    constexpr std::int64_t max = 253402300799; // 9999-12-31T23:59:59Z
+// A JSON number of seconds in [0, max] (a fraction is dropped). A non-integral number is
+// bounded before its conversion, which is undefined outside int64's range (1e300).
+inline bool read_number_seconds(const json::value& v, std::int64_t max, std::int64_t& out) {
     if (v.is_integer()) {
         out = v.as_integer();
         return out >= 0 && out <= max;
@@ -156,6 +131,29 @@ inline bool read_epoch_seconds(const json::value& v, std::int64_t& out) {
         return false;
     out = static_cast<std::int64_t>(d);
     return true;
+}
+
+// A lifetime in seconds, up to ten years: a JSON number, or (as some providers send) a
+// string of digits.
+inline bool read_seconds(const json::value& v, std::int64_t& out) {
+    constexpr std::int64_t max = std::int64_t{10} * 365 * 24 * 3600;
+    if (!v.is_string())
+        return read_number_seconds(v, max, out);
+    if (v.as_string().empty() || v.as_string().size() > 12)
+        return false;
+    out = 0;
+    for (char c : v.as_string()) {
+        if (c < '0' || c > '9')
+            return false;
+        out = out * 10 + (c - '0');
+    }
+    return out <= max;
+}
+
+// A point in time in seconds since the epoch (a JSON number), from 1970 to the end of year
+// 9999.
+inline bool read_epoch_seconds(const json::value& v, std::int64_t& out) {
+    return read_number_seconds(v, 253402300799, out); // 9999-12-31T23:59:59Z
 }
 } // namespace detail
 

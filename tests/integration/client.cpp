@@ -417,13 +417,13 @@ TEST_CASE("DPoP: tokens bound to the client's key from client_credentials, the p
                             oidc::client_secret_basic{it::env("OIDC_TEST_WEB_CLIENT_SECRET")}));
         auto [bec, bui] =
             co_await web_plain.userinfo(tokens.access_token, std::string(), use_nothrow_awaitable);
-        CHECK(bec);
+        CHECK(bec == oidc::errc::invalid_token);
         // Another key cannot use it either.
         auto other = wo;
         other.dpop = new_dpop_key();
         oidc::client thief(ex, other);
         auto [tec, tui] = co_await thief.userinfo(tokens, use_nothrow_awaitable);
-        CHECK(tec);
+        CHECK(tec == oidc::errc::invalid_token);
         // Refresh with a proof: a new DPoP token.
         REQUIRE_FALSE(tokens.refresh_token.empty());
         auto fresh = co_await web.refresh(tokens);
